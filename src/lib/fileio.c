@@ -1,0 +1,126 @@
+#include "fileio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "xalloc.h"
+
+int read_full_fd(int fd, size_t max, char **ret_buf, size_t *ret_len, struct nh_error **err)
+{
+	size_t cap = 4096, len = 0;
+	struct stat st;
+	/* Regular files tell us their size: one allocation, one read in the common case. */
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+		if ((size_t)st.st_size > max)
+			return nh_error_set(err, EFBIG, "larger than %zu bytes", max);
+		cap = (size_t)st.st_size + 1;
+	}
+	_cleanup_free_ char *buf = xmalloc(cap + 1);
+	for (;;) {
+		if (len == cap) {
+			if (cap > max)
+				return nh_error_set(err, EFBIG, "larger than %zu bytes", max);
+			cap *= 2;
+			buf = xrealloc(buf, cap + 1);
+		}
+		ssize_t n = read(fd, buf + len, cap - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return nh_error_set_errno(err, errno, "read");
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > max)
+			return nh_error_set(err, EFBIG, "larger than %zu bytes", max);
+	}
+	buf[len] = '\0';
+	*ret_buf = TAKE_PTR(buf);
+	*ret_len = len;
+	return 0;
+}
+
+int read_file_at(int dirfd, const char *path, size_t max, char **ret_buf, size_t *ret_len,
+		 struct nh_error **err)
+{
+	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return nh_error_set_errno(err, errno, "%s", path);
+	int r = read_full_fd(fd, max, ret_buf, ret_len, err);
+	if (r < 0)
+		return nh_error_wrap(err, "%s", path);
+	return 0;
+}
+
+int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Removes the temporary file unless ownership was taken (name set to NULL). */
+static void unlink_tmpp(char **name)
+{
+	if (*name) {
+		int saved = errno;
+		(void)unlink(*name);
+		free(*name);
+		errno = saved;
+	}
+}
+
+int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode,
+		      struct nh_error **err)
+{
+	struct stat st;
+	if (stat(path, &st) == 0)
+		mode = st.st_mode & 07777;
+
+	_cleanup_free_ char *dir_copy = xstrdup(path);
+	const char *dir = dirname(dir_copy);
+	_cleanup_free_ char *base_copy = xstrdup(path);
+	const char *base = basename(base_copy);
+
+	_cleanup_(unlink_tmpp) char *tmp = xasprintf("%s/.%s.nodehook-XXXXXX", dir, base);
+	_cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		free(TAKE_PTR(tmp));
+		return nh_error_set_errno(err, e, "%s: create temporary file", path);
+	}
+	if (fchmod(fd, mode) < 0)
+		return nh_error_set_errno(err, errno, "%s: chmod temporary file", path);
+	int r = write_all(fd, data, len);
+	if (r < 0)
+		return nh_error_set_errno(err, -r, "%s: write", path);
+	if (fsync(fd) < 0)
+		return nh_error_set_errno(err, errno, "%s: fsync", path);
+	if (rename(tmp, path) < 0)
+		return nh_error_set_errno(err, errno, "%s: rename", path);
+	free(TAKE_PTR(tmp));
+
+	/* The rename is durable only once the directory is synced. Failing here would report an
+	 * error for a change that has been made, so a failed directory sync is not an error. */
+	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0)
+		(void)fsync(dfd);
+	return 0;
+}

@@ -1,0 +1,28 @@
+/* Bounded reads and atomic writes.
+ *
+ * Ownership rule: buffers returned through ret_ pointers belong to the caller (free()). They
+ * are always NUL-terminated (the NUL is not counted in the length), so text parsers can use
+ * them directly; a NUL inside the data is still visible through the length. */
+#pragma once
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+/* Reads fd to EOF. Fails with EFBIG if the data exceeds max bytes. */
+int read_full_fd(int fd, size_t max, char **ret_buf, size_t *ret_len, struct nh_error **err);
+
+/* Opens path relative to dirfd (AT_FDCWD for the cwd) read-only, following symlinks, and reads
+ * it whole with read_full_fd(). Errors name the path. */
+int read_file_at(int dirfd, const char *path, size_t max, char **ret_buf, size_t *ret_len,
+		 struct nh_error **err);
+
+/* Replaces path with data atomically: a temporary file in the same directory, with the mode of
+ * the file it replaces (or `mode` if there is none), written, fsync'ed, renamed over path, and
+ * the directory fsync'ed. On failure path is untouched and the temporary file is removed. */
+int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode,
+		      struct nh_error **err) __attribute__((warn_unused_result));
+
+/* Writes all of buf to fd, retrying on EINTR and short writes. Returns 0 or -errno. */
+int write_all(int fd, const void *buf, size_t len);

@@ -1,0 +1,168 @@
+#include "hooks_dir.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "xalloc.h"
+
+int hooks_name_compare(const char *a, const char *b)
+{
+	const unsigned char *x = (const unsigned char *)a, *y = (const unsigned char *)b;
+	for (;; x++, y++) {
+		unsigned char cx = (*x >= 'A' && *x <= 'Z') ? *x + 32 : *x;
+		unsigned char cy = (*y >= 'A' && *y <= 'Z') ? *y + 32 : *y;
+		if (cx != cy)
+			return cx < cy ? -1 : 1;
+		if (*x == '\0')
+			break;
+	}
+	return strcmp(a, b);
+}
+
+static bool is_hook_file_name(const char *name)
+{
+	size_t n = strlen(name);
+	return n >= 5 && strcmp(name + n - 5, ".json") == 0;
+}
+
+/* A directory's *.json names, unsorted. A missing directory yields none. */
+static int list_dir(const char *dir, int *ret_fd, char ***ret_names, size_t *ret_n,
+		    struct nh_error **err)
+{
+	_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT) {
+			*ret_fd = -1;
+			*ret_names = NULL;
+			*ret_n = 0;
+			return 0;
+		}
+		return nh_error_set_errno(err, errno, "hooks directory %s", dir);
+	}
+	int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (dup_fd < 0)
+		return nh_error_set_errno(err, errno, "hooks directory %s", dir);
+	_cleanup_closedir_ DIR *d = fdopendir(dup_fd);
+	if (!d) {
+		int e = errno;
+		close(dup_fd);
+		return nh_error_set_errno(err, e, "hooks directory %s", dir);
+	}
+	_cleanup_strv_ char **names = NULL;
+	size_t n = 0, cap = 0;
+	for (;;) {
+		errno = 0;
+		struct dirent *de = readdir(d);
+		if (!de) {
+			if (errno)
+				return nh_error_set_errno(err, errno, "hooks directory %s", dir);
+			break;
+		}
+		if (!is_hook_file_name(de->d_name))
+			continue;
+		if (n + 2 > cap) {
+			cap = cap ? cap * 2 : 16;
+			names = xreallocarray(names, cap, sizeof(char *));
+		}
+		names[n++] = xstrdup(de->d_name);
+		names[n] = NULL;
+	}
+	*ret_fd = TAKE_FD(fd);
+	*ret_names = TAKE_PTR(names);
+	*ret_n = n;
+	return 0;
+}
+
+static int compare_files(const void *a, const void *b)
+{
+	const struct hook_file *x = *(struct hook_file *const *)a;
+	const struct hook_file *y = *(struct hook_file *const *)b;
+	return hooks_name_compare(x->name, y->name);
+}
+
+static int compare_str_ptr(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The names loaded so far, sorted for bsearch: masking costs O(log n) a file, not O(n). */
+static const char **taken_names(const struct hooks_set *s)
+{
+	const char **names = xcalloc(s->n, sizeof(char *));
+	for (size_t i = 0; i < s->n; i++)
+		names[i] = s->files[i]->name;
+	qsort(names, s->n, sizeof(char *), compare_str_ptr);
+	return names;
+}
+
+int hooks_set_load(const char *const *dirs, size_t n_dirs, enum hooks_load_mode mode,
+		   struct hooks_set **ret, struct nh_error **err)
+{
+	_cleanup_hooks_set_ struct hooks_set *set = xcalloc(1, sizeof(*set));
+	size_t cap = 0;
+
+	/* Highest precedence first: a name already taken by a loaded file is masked below. */
+	for (size_t di = n_dirs; di-- > 0;) {
+		_cleanup_close_ int dfd = -1;
+		_cleanup_strv_ char **names = NULL;
+		size_t n_names = 0;
+		int r = list_dir(dirs[di], &dfd, &names, &n_names, err);
+		if (r < 0)
+			return r;
+		_cleanup_free_ const char **taken = taken_names(set);
+		size_t n_taken = set->n;
+		for (size_t i = 0; i < n_names; i++) {
+			const char *key = names[i];
+			if (n_taken &&
+			    bsearch(&key, taken, n_taken, sizeof(char *), compare_str_ptr))
+				continue;
+			struct hook_file *h = NULL;
+			struct nh_error *file_err = NULL;
+			r = hook_file_load(dfd, dirs[di], names[i], &h, &file_err);
+			if (r < 0) {
+				if (mode == HOOKS_LOAD_STRICT) {
+					*err = file_err;
+					return r;
+				}
+				set->skipped = xreallocarray(set->skipped, set->n_skipped + 1,
+							     sizeof(*set->skipped));
+				set->skipped[set->n_skipped++] = file_err;
+				continue;
+			}
+			if (r == 0)
+				continue;
+			if (set->n == cap) {
+				cap = cap ? cap * 2 : 16;
+				set->files = xreallocarray(set->files, cap, sizeof(*set->files));
+			}
+			set->files[set->n++] = h;
+		}
+	}
+	if (set->n > 1)
+		qsort(set->files, set->n, sizeof(*set->files), compare_files);
+	*ret = TAKE_PTR(set);
+	return 0;
+}
+
+struct hooks_set *hooks_set_free(struct hooks_set *s)
+{
+	if (!s)
+		return NULL;
+	for (size_t i = 0; i < s->n; i++)
+		hook_file_free(s->files[i]);
+	free(s->files);
+	for (size_t i = 0; i < s->n_skipped; i++)
+		nh_error_free(s->skipped[i]);
+	free(s->skipped);
+	free(s);
+	return NULL;
+}
+
+void hooks_set_freep(struct hooks_set **s)
+{
+	*s = hooks_set_free(*s);
+}

@@ -1,0 +1,110 @@
+#include "json_util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct json_tokener *, json_tokener_free)
+
+int json_parse_strict(const char *buf, size_t len, int depth, json_object **ret,
+		      struct nh_error **err)
+{
+	_cleanup_(json_tokener_freep) struct json_tokener *tok = json_tokener_new_ex(depth);
+	if (!tok)
+		return nh_error_set(err, ENOMEM, "out of memory");
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+
+	json_object *obj = json_tokener_parse_ex(tok, buf, (int)len);
+	enum json_tokener_error jerr = json_tokener_get_error(tok);
+	if (jerr == json_tokener_continue) {
+		/* A top-level scalar (or a truncated document) needs the end of input signalled:
+		 * an empty final chunk does that. */
+		obj = json_tokener_parse_ex(tok, "", 1);
+		jerr = json_tokener_get_error(tok);
+		if (jerr == json_tokener_continue || (jerr == json_tokener_success && !obj &&
+						      len == 0))
+			return nh_error_set(err, EBADMSG, "invalid JSON: unexpected end of input");
+	}
+	if (jerr != json_tokener_success) {
+		size_t at = json_tokener_get_parse_end(tok);
+		return nh_error_set(err, EBADMSG, "invalid JSON at byte %zu: %s", at,
+				    json_tokener_error_desc(jerr));
+	}
+	_cleanup_json_ json_object *owned = obj;
+	size_t end = json_tokener_get_parse_end(tok);
+	/* After a flush the tokener may report the NUL we fed it as consumed. */
+	if (end > len)
+		end = len;
+	for (; end < len; end++) {
+		char c = buf[end];
+		if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
+			return nh_error_set(err, EBADMSG,
+					    "invalid JSON at byte %zu: data after the top-level value",
+					    end);
+	}
+	*ret = TAKE_PTR(owned);
+	return 0;
+}
+
+int json_check_finite(json_object *o, struct nh_error **err)
+{
+	switch (json_object_get_type(o)) {
+	case json_type_double:
+		if (!isfinite(json_object_get_double(o)))
+			return nh_error_set(err, EBADMSG, "invalid JSON: number is not finite");
+		return 0;
+	case json_type_object: {
+		json_object_object_foreach(o, key, val)
+		{
+			(void)key;
+			int r = json_check_finite(val, err);
+			if (r < 0)
+				return r;
+		}
+		return 0;
+	}
+	case json_type_array: {
+		size_t n = json_object_array_length(o);
+		for (size_t i = 0; i < n; i++) {
+			int r = json_check_finite(json_object_array_get_idx(o, i), err);
+			if (r < 0)
+				return r;
+		}
+		return 0;
+	}
+	case json_type_null:
+	case json_type_boolean:
+	case json_type_int:
+	case json_type_string:
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+const char *json_type_label(json_object *o)
+{
+	switch (json_object_get_type(o)) {
+	case json_type_null:
+		return "null";
+	case json_type_boolean:
+		return "bool";
+	case json_type_double:
+	case json_type_int:
+		return "number";
+	case json_type_string:
+		return "string";
+	case json_type_object:
+		return "object";
+	case json_type_array:
+		return "array";
+	default:
+		return "unknown";
+	}
+}
+
+const char *json_to_string(json_object *o, size_t *ret_len)
+{
+	return json_object_to_json_string_length(
+		o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, ret_len);
+}

@@ -1,0 +1,292 @@
+#include "oci_config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fileio.h"
+#include "json_util.h"
+#include "xalloc.h"
+
+static void refresh_facts_annotations(struct oci_config *c)
+{
+	c->facts.annotation_keys = (const char **)c->annotation_keys;
+	c->facts.annotation_values = (const char **)c->annotation_values;
+	c->facts.annotation_key_lens = c->annotation_key_lens;
+	c->facts.annotation_value_lens = c->annotation_value_lens;
+	c->facts.n_annotations = c->n_annotations;
+}
+
+static void put_annotation(struct oci_config *c, const char *key, size_t key_len,
+			   const char *value, size_t value_len)
+{
+	for (size_t i = 0; i < c->n_annotations; i++) {
+		if (c->annotation_key_lens[i] == key_len &&
+		    memcmp(c->annotation_keys[i], key, key_len) == 0) {
+			/* Not xstrndup: a value may hold a NUL (\u0000); the length is what counts. */
+			c->annotation_values[i] = xrealloc(c->annotation_values[i], value_len + 1);
+			memcpy(c->annotation_values[i], value, value_len);
+			c->annotation_values[i][value_len] = '\0';
+			c->annotation_value_lens[i] = value_len;
+			return;
+		}
+	}
+	size_t n = c->n_annotations + 1;
+	c->annotation_keys = xreallocarray(c->annotation_keys, n, sizeof(char *));
+	c->annotation_values = xreallocarray(c->annotation_values, n, sizeof(char *));
+	c->annotation_key_lens = xreallocarray(c->annotation_key_lens, n, sizeof(size_t));
+	c->annotation_value_lens = xreallocarray(c->annotation_value_lens, n, sizeof(size_t));
+	char *k = xmalloc(key_len + 1), *v = xmalloc(value_len + 1);
+	memcpy(k, key, key_len);
+	k[key_len] = '\0';
+	memcpy(v, value, value_len);
+	v[value_len] = '\0';
+	c->annotation_keys[n - 1] = k;
+	c->annotation_values[n - 1] = v;
+	c->annotation_key_lens[n - 1] = key_len;
+	c->annotation_value_lens[n - 1] = value_len;
+	c->n_annotations = n;
+	refresh_facts_annotations(c);
+}
+
+void oci_config_override_annotation(struct oci_config *c, const char *key, const char *value)
+{
+	put_annotation(c, key, strlen(key), value, strlen(value));
+}
+
+/* A field that is absent or null counts as not set, as in Go. */
+static json_object *get_field(json_object *obj, const char *key)
+{
+	json_object *v = NULL;
+	if (!json_object_object_get_ex(obj, key, &v))
+		return NULL;
+	return v;
+}
+
+static int read_annotations(struct oci_config *c, struct nh_error **err)
+{
+	json_object *ann = get_field(c->doc, "annotations");
+	if (!ann)
+		return 0;
+	if (!json_object_is_type(ann, json_type_object))
+		return nh_error_set(err, EINVAL, "annotations: expected an object, got %s",
+				    json_type_label(ann));
+	struct lh_entry *e;
+	lh_foreach(json_object_get_object(ann), e)
+	{
+		const char *key = lh_entry_k(e);
+		json_object *v = (json_object *)lh_entry_v(e);
+		if (v && !json_object_is_type(v, json_type_string))
+			return nh_error_set(err, EINVAL, "annotations.\"%s\": expected a string, got %s",
+					    key, json_type_label(v));
+		put_annotation(c, key, strlen(key), v ? json_object_get_string(v) : "",
+			       v ? (size_t)json_object_get_string_len(v) : 0);
+	}
+	return 0;
+}
+
+static int read_process(struct oci_config *c, struct nh_error **err)
+{
+	json_object *proc = get_field(c->doc, "process");
+	if (!proc)
+		return 0;
+	if (!json_object_is_type(proc, json_type_object))
+		return nh_error_set(err, EINVAL, "process: expected an object, got %s",
+				    json_type_label(proc));
+	c->facts.has_process = true;
+	json_object *args = get_field(proc, "args");
+	if (!args)
+		return 0;
+	if (!json_object_is_type(args, json_type_array))
+		return nh_error_set(err, EINVAL, "process.args: expected an array, got %s",
+				    json_type_label(args));
+	size_t n = json_object_array_length(args);
+	for (size_t i = 0; i < n; i++) {
+		json_object *a = json_object_array_get_idx(args, i);
+		if (a && !json_object_is_type(a, json_type_string))
+			return nh_error_set(err, EINVAL, "process.args[%zu]: expected a string, got %s",
+					    i, json_type_label(a));
+	}
+	if (n > 0) {
+		json_object *a0 = json_object_array_get_idx(args, 0);
+		c->facts.arg0 = a0 ? json_object_get_string(a0) : "";
+		c->facts.arg0_len = a0 ? (size_t)json_object_get_string_len(a0) : 0;
+	}
+	return 0;
+}
+
+/* runc treats a mount as a bind mount when its type is "bind" or its options name bind or rbind. */
+static int read_mounts(struct oci_config *c, struct nh_error **err)
+{
+	json_object *mounts = get_field(c->doc, "mounts");
+	if (!mounts)
+		return 0;
+	if (!json_object_is_type(mounts, json_type_array))
+		return nh_error_set(err, EINVAL, "mounts: expected an array, got %s",
+				    json_type_label(mounts));
+	size_t n = json_object_array_length(mounts);
+	for (size_t i = 0; i < n; i++) {
+		json_object *m = json_object_array_get_idx(mounts, i);
+		if (!m)
+			continue;
+		if (!json_object_is_type(m, json_type_object))
+			return nh_error_set(err, EINVAL, "mounts[%zu]: expected an object, got %s", i,
+					    json_type_label(m));
+		json_object *type = get_field(m, "type");
+		if (type && json_object_is_type(type, json_type_string) &&
+		    strcmp(json_object_get_string(type), "bind") == 0)
+			c->facts.has_bind_mounts = true;
+		json_object *opts = get_field(m, "options");
+		if (!opts)
+			continue;
+		if (!json_object_is_type(opts, json_type_array))
+			return nh_error_set(err, EINVAL, "mounts[%zu].options: expected an array, got %s",
+					    i, json_type_label(opts));
+		size_t k = json_object_array_length(opts);
+		for (size_t j = 0; j < k; j++) {
+			json_object *o = json_object_array_get_idx(opts, j);
+			if (!o || !json_object_is_type(o, json_type_string))
+				continue;
+			const char *s = json_object_get_string(o);
+			if (strcmp(s, "bind") == 0 || strcmp(s, "rbind") == 0)
+				c->facts.has_bind_mounts = true;
+		}
+	}
+	return 0;
+}
+
+static int check_hooks_shape(struct oci_config *c, struct nh_error **err)
+{
+	json_object *hooks = get_field(c->doc, "hooks");
+	if (!hooks)
+		return 0;
+	if (!json_object_is_type(hooks, json_type_object))
+		return nh_error_set(err, EINVAL, "hooks: expected an object, got %s",
+				    json_type_label(hooks));
+	json_object_object_foreach(hooks, stage, list)
+	{
+		if (list && !json_object_is_type(list, json_type_array))
+			return nh_error_set(err, EINVAL, "hooks.%s: expected an array, got %s", stage,
+					    json_type_label(list));
+	}
+	return 0;
+}
+
+int oci_config_parse(const char *content, size_t len, struct oci_config **ret,
+		     struct nh_error **err)
+{
+	_cleanup_oci_config_ struct oci_config *c = xcalloc(1, sizeof(*c));
+	int r = json_parse_strict(content, len, NH_JSON_DEPTH_MAX, &c->doc, err);
+	if (r < 0)
+		return r;
+	if (!c->doc || !json_object_is_type(c->doc, json_type_object))
+		return nh_error_set(err, EINVAL, "expected a JSON object, got %s",
+				    json_type_label(c->doc));
+	refresh_facts_annotations(c);
+	if ((r = read_annotations(c, err)) < 0 || (r = read_process(c, err)) < 0 ||
+	    (r = read_mounts(c, err)) < 0 || (r = check_hooks_shape(c, err)) < 0)
+		return r;
+	*ret = TAKE_PTR(c);
+	return 0;
+}
+
+int oci_config_load(const char *path, struct oci_config **ret, struct nh_error **err)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0;
+	int r = read_file_at(AT_FDCWD, path, NH_OCI_CONFIG_MAX, &buf, &len, err);
+	if (r < 0)
+		return r;
+	r = oci_config_parse(buf, len, ret, err);
+	if (r < 0)
+		return nh_error_wrap(err, "%s", path);
+	return 0;
+}
+
+static json_object *strv_to_json(char **v)
+{
+	json_object *a = json_object_new_array();
+	for (; *v; v++)
+		json_object_array_add(a, json_object_new_string(*v));
+	return a;
+}
+
+/* Go's encoding of a runtime-spec hook: args and env omitted when empty, timeout when unset. */
+static json_object *oci_hook_to_json(const struct oci_hook *h)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "path", json_object_new_string(h->path));
+	if (h->args && h->args[0])
+		json_object_object_add(o, "args", strv_to_json(h->args));
+	if (h->env && h->env[0])
+		json_object_object_add(o, "env", strv_to_json(h->env));
+	if (h->has_timeout)
+		json_object_object_add(o, "timeout", json_object_new_int64(h->timeout));
+	return o;
+}
+
+json_object *hooks_result_to_json(const struct hooks_result *r)
+{
+	json_object *out = json_object_new_object();
+	for (int s = 0; s < OCI_STAGE__MAX; s++) {
+		if (r->n_by_stage[s] == 0)
+			continue;
+		json_object *list = json_object_new_array();
+		for (size_t i = 0; i < r->n_by_stage[s]; i++)
+			json_object_array_add(list, oci_hook_to_json(r->by_stage[s][i]));
+		json_object_object_add(out, oci_stage_to_string((enum oci_stage)s), list);
+	}
+	return out;
+}
+
+int oci_config_inject(struct oci_config *c, const struct hooks_result *r, struct nh_error **err)
+{
+	if (!r->any_matched)
+		return 0;
+	json_object *hooks = get_field(c->doc, "hooks");
+	if (!hooks) {
+		hooks = json_object_new_object();
+		json_object_object_add(c->doc, "hooks", hooks);
+	}
+	for (int s = 0; s < OCI_STAGE__MAX; s++) {
+		if (r->n_by_stage[s] == 0)
+			continue;
+		const char *name = oci_stage_to_string((enum oci_stage)s);
+		json_object *list = get_field(hooks, name);
+		if (!list) {
+			list = json_object_new_array();
+			json_object_object_add(hooks, name, list);
+		}
+		for (size_t i = 0; i < r->n_by_stage[s]; i++)
+			json_object_array_add(list, oci_hook_to_json(r->by_stage[s][i]));
+	}
+	return 0;
+}
+
+const char *oci_config_to_string(struct oci_config *c, size_t *ret_len)
+{
+	return json_to_string(c->doc, ret_len);
+}
+
+struct oci_config *oci_config_free(struct oci_config *c)
+{
+	if (!c)
+		return NULL;
+	json_object_put(c->doc);
+	for (size_t i = 0; i < c->n_annotations; i++) {
+		free(c->annotation_keys[i]);
+		free(c->annotation_values[i]);
+	}
+	free(c->annotation_keys);
+	free(c->annotation_values);
+	free(c->annotation_key_lens);
+	free(c->annotation_value_lens);
+	free(c);
+	return NULL;
+}
+
+void oci_config_freep(struct oci_config **c)
+{
+	*c = oci_config_free(*c);
+}

@@ -1,0 +1,49 @@
+/* A bundle's config.json (OCI runtime-spec): the facts hooks are matched on, and hook injection.
+ *
+ * The document is kept as a json-c tree, so everything nodehook does not touch (unknown fields,
+ * 64-bit integers, number literals, key order) is written back as it was read.
+ *
+ * Ownership rule: struct oci_config owns its tree and every string in its facts; facts borrow
+ * from nothing outside it. Free with oci_config_free(). */
+#pragma once
+
+#include <json-c/json.h>
+#include <stdbool.h>
+
+#include "error.h"
+#include "hooks_match.h"
+
+struct oci_config {
+	json_object *doc;
+	/* annotations after overrides, in config order then override order */
+	char **annotation_keys, **annotation_values;
+	size_t *annotation_key_lens, *annotation_value_lens;
+	size_t n_annotations;
+	struct container_facts facts;
+};
+
+/* Parses config.json content. Checks the shape of what nodehook reads (annotations, process,
+ * mounts, hooks) and fails with a message naming the field. */
+int oci_config_parse(const char *content, size_t len, struct oci_config **ret,
+		     struct nh_error **err);
+
+/* Reads and parses a config.json file (at most NH_OCI_CONFIG_MAX bytes). */
+int oci_config_load(const char *path, struct oci_config **ret, struct nh_error **err);
+
+/* Sets (or replaces) an annotation used for matching; config.json itself is not changed. */
+void oci_config_override_annotation(struct oci_config *c, const char *key, const char *value);
+
+/* The matched hooks as a JSON object: stage name -> array of runtime-spec hook objects, stages
+ * without hooks omitted. Returns a new reference. */
+json_object *hooks_result_to_json(const struct hooks_result *r);
+
+/* Appends the matched hooks after those already in config.json, per stage. A match creates the
+ * hooks object even when the matched files name no stage, as upstream does. */
+int oci_config_inject(struct oci_config *c, const struct hooks_result *r, struct nh_error **err);
+
+/* Serialises the (possibly modified) document. The string belongs to the config. */
+const char *oci_config_to_string(struct oci_config *c, size_t *ret_len);
+
+struct oci_config *oci_config_free(struct oci_config *c);
+void oci_config_freep(struct oci_config **c);
+#define _cleanup_oci_config_ __attribute__((cleanup(oci_config_freep)))

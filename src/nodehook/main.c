@@ -1,0 +1,91 @@
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "config.h"
+#include "sysroot.h"
+
+static const char usage_text[] =
+	"Usage: nodehook [--sysroot DIR] COMMAND [OPTIONS]\n"
+	"\n"
+	"Node tuning for Kubernetes containers, through OCI hooks and hooks.d.\n"
+	"\n"
+	"Commands:\n"
+	"  hooks match    print the hooks.d hooks that apply to a container, as JSON\n"
+	"  hooks inject   append the hooks.d hooks that apply to a bundle's config.json\n"
+	"\n"
+	"Options:\n"
+	"  --sysroot DIR  find the node's /etc, /proc and /sys under DIR (default /)\n"
+	"  -h, --help     show this help\n"
+	"  --version      show the version\n"
+	"\n"
+	"Run 'nodehook COMMAND --help' for a command's options.\n";
+
+void print_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("nodehook: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+void print_warning(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("nodehook: warning: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{"sysroot", required_argument, NULL, 'r'},
+		{0},
+	};
+	int c;
+	/* '+': stop at the first non-option, the command; its options are its own. */
+	while ((c = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		case 'V':
+			printf("nodehook %s\n", NODEHOOK_VERSION);
+			return 0;
+		case 'r':
+			sysroot_set(optarg);
+			break;
+		default:
+			fputs(usage_text, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		fputs(usage_text, stderr);
+		return EXIT_USAGE;
+	}
+	const char *command = argv[optind];
+	int sub_argc = argc - optind;
+	char **sub_argv = argv + optind;
+	optind = 0; /* reset getopt for the command's own parsing */
+
+	if (strcmp(command, "hooks") == 0)
+		return cmd_hooks(sub_argc, sub_argv);
+	if (strcmp(command, "help") == 0) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	print_error("unknown command '%s'; see 'nodehook --help'", command);
+	return EXIT_USAGE;
+}
