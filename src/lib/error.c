@@ -7,8 +7,8 @@
 
 #include "xalloc.h"
 
-static int set_va(struct nh_error **err, int errnum, bool with_strerror, const char *fmt,
-		  va_list ap)
+__attribute__((format(printf, 4, 0))) static int
+set_va(struct nh_error **err, int errnum, bool with_strerror, const char *fmt, va_list ap)
 {
 	if (errnum < 0)
 		errnum = -errnum;
