@@ -482,10 +482,13 @@ static int validate(struct raw_v1 *raw, struct hook_file *h, struct nh_error **e
 	while (raw->commands && raw->commands[n_cmds])
 		n_cmds++;
 	w->commands = xcalloc(n_cmds, sizeof(*w->commands));
+	/* Move every source first: raw->commands is freed as a NULL-terminated vector, so one
+	 * taken in the middle would leak those after it when a compile fails. */
+	for (size_t i = 0; i < n_cmds; i++)
+		w->commands[i].src = TAKE_PTR(raw->commands[i]);
+	w->n_commands = n_cmds;
 	for (size_t i = 0; i < n_cmds; i++) {
 		struct hook_command_rule *rule = &w->commands[i];
-		rule->src = TAKE_PTR(raw->commands[i]);
-		w->n_commands = i + 1;
 		int r = regex_go_compile(rule->src, &rule->re, err);
 		if (r < 0)
 			return nh_error_wrap(err, "invalid command \"%s\"", rule->src);
