@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fileio.h"
@@ -12,12 +13,12 @@
 #include "xalloc.h"
 
 static const char *const stage_names[OCI_STAGE__MAX] = {
-	[OCI_STAGE_PRESTART] = "prestart",
-	[OCI_STAGE_CREATE_RUNTIME] = "createRuntime",
-	[OCI_STAGE_CREATE_CONTAINER] = "createContainer",
-	[OCI_STAGE_START_CONTAINER] = "startContainer",
-	[OCI_STAGE_POSTSTART] = "poststart",
-	[OCI_STAGE_POSTSTOP] = "poststop",
+    [OCI_STAGE_PRESTART] = "prestart",
+    [OCI_STAGE_CREATE_RUNTIME] = "createRuntime",
+    [OCI_STAGE_CREATE_CONTAINER] = "createContainer",
+    [OCI_STAGE_START_CONTAINER] = "startContainer",
+    [OCI_STAGE_POSTSTART] = "poststart",
+    [OCI_STAGE_POSTSTOP] = "poststop",
 };
 
 const char *oci_stage_to_string(enum oci_stage s)
@@ -110,8 +111,9 @@ static int decode_strv(json_object *v, const char *field, char ***dst, struct nh
 		json_object *e = json_object_array_get_idx(v, i);
 		if (e && !json_object_is_type(e, json_type_string))
 			return type_error(err, e, field, "string");
-		out[i] = e ? xstrndup(json_object_get_string(e), (size_t)json_object_get_string_len(e))
-			   : xstrdup("");
+		out[i] =
+		    e ? xstrndup(json_object_get_string(e), (size_t)json_object_get_string_len(e))
+		      : xstrdup("");
 	}
 	strv_free(*dst);
 	*dst = TAKE_PTR(out);
@@ -144,9 +146,9 @@ static int decode_int_ptr(json_object *v, const char *field, bool *set, int64_t 
 	errno = 0;
 	int64_t value = json_object_get_int64(v);
 	if (errno == EINVAL || (value == INT64_MAX && json_object_get_uint64(v) > INT64_MAX))
-		return nh_error_set(err, EINVAL,
-				    "json: cannot unmarshal number %s into field \"%s\" of type int",
-				    json_object_get_string(v), field);
+		return nh_error_set(
+		    err, EINVAL, "json: cannot unmarshal number %s into field \"%s\" of type int",
+		    json_object_get_string(v), field);
 	*dst = value;
 	*set = true;
 	return 0;
@@ -171,8 +173,8 @@ static void string_map_clear(struct string_map *m)
 	*m = (struct string_map){0};
 }
 
-static void string_map_put(struct string_map *m, const char *key, size_t key_len,
-			   const char *value, size_t value_len)
+static void string_map_put(struct string_map *m, const char *key, size_t key_len, const char *value,
+			   size_t value_len)
 {
 	for (size_t i = 0; i < m->n; i++)
 		if (strlen(m->keys[i]) == key_len && memcmp(m->keys[i], key, key_len) == 0) {
@@ -197,16 +199,14 @@ static int decode_string_map(json_object *v, const char *field, struct string_ma
 	if (!json_object_is_type(v, json_type_object))
 		return type_error(err, v, field, "map[string]string");
 	/* Type-check everything first, so that a failed decode changes nothing. */
-	json_object_object_foreach(v, k0, e0)
-	{
+	json_object_object_foreach (v, k0, e0) {
 		(void)k0;
 		if (e0 && !json_object_is_type(e0, json_type_string))
 			return type_error(err, e0, field, "string");
 	}
 	m->set = true;
 	struct lh_entry *entry;
-	lh_foreach(json_object_get_object(v), entry)
-	{
+	lh_foreach (json_object_get_object(v), entry) {
 		const char *key = lh_entry_k(entry);
 		json_object *e = (json_object *)lh_entry_v(entry);
 		string_map_put(m, key, strlen(key), e ? json_object_get_string(e) : "",
@@ -266,8 +266,7 @@ static void raw_v0_clear(struct raw_v0 *r)
 
 static int decode_hook_object(json_object *obj, struct oci_hook *h, struct nh_error **err)
 {
-	json_object_object_foreach(obj, key, v)
-	{
+	json_object_object_foreach (obj, key, v) {
 		int r = 0;
 		if (go_key_equal(key, "path"))
 			r = decode_string(v, "hook.path", &h->path, err);
@@ -285,8 +284,7 @@ static int decode_hook_object(json_object *obj, struct oci_hook *h, struct nh_er
 
 static int decode_when_object(json_object *obj, struct raw_v1 *raw, struct nh_error **err)
 {
-	json_object_object_foreach(obj, key, v)
-	{
+	json_object_object_foreach (obj, key, v) {
 		int r = 0;
 		if (go_key_equal(key, "always"))
 			r = decode_bool_ptr(v, "when.always", &raw->always, err);
@@ -306,8 +304,7 @@ static int decode_v1(json_object *doc, struct raw_v1 *raw, struct nh_error **err
 {
 	if (!doc)
 		return 0;
-	json_object_object_foreach(doc, key, v)
-	{
+	json_object_object_foreach (doc, key, v) {
 		int r = 0;
 		if (go_key_equal(key, "version")) {
 			/* already dispatched on */
@@ -332,8 +329,7 @@ static int decode_v0(json_object *doc, struct raw_v0 *raw, struct nh_error **err
 {
 	if (!doc)
 		return 0;
-	json_object_object_foreach(doc, key, v)
-	{
+	json_object_object_foreach (doc, key, v) {
 		int r = 0;
 		if (go_key_equal(key, "hook"))
 			r = decode_string_ptr(v, "hook", &raw->hook, &raw->hook_set, err);
@@ -431,8 +427,7 @@ static int read_version(json_object *doc, char **ret, struct nh_error **err)
 				    "version check: json: cannot unmarshal %s into a hook object",
 				    json_type_label(doc));
 	if (doc) {
-		json_object_object_foreach(doc, key, v)
-		{
+		json_object_object_foreach (doc, key, v) {
 			if (!go_key_equal(key, "version"))
 				continue;
 			int r = decode_string(v, "version", &version, err);
@@ -474,7 +469,8 @@ static int validate(struct raw_v1 *raw, struct hook_file *h, struct nh_error **e
 			return nh_error_wrap(err, "invalid annotation key \"%s\"", rule->key_src);
 		r = regex_go_compile(rule->value_src, &rule->value, err);
 		if (r < 0)
-			return nh_error_wrap(err, "invalid annotation value \"%s\"", rule->value_src);
+			return nh_error_wrap(err, "invalid annotation value \"%s\"",
+					     rule->value_src);
 	}
 	w->annotations_set = raw->annotations.set;
 
@@ -576,7 +572,7 @@ int hook_file_parse(const char *path, const char *content, size_t len, struct ho
 }
 
 int hook_file_load(int dirfd, const char *dirpath, const char *name, struct hook_file **ret,
-		   struct nh_error **err)
+		   struct stat *ret_st, struct nh_error **err)
 {
 	_cleanup_free_ char *path = xasprintf("%s/%s", dirpath, name);
 	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -590,11 +586,16 @@ int hook_file_load(int dirfd, const char *dirpath, const char *name, struct hook
 	int r = read_full_fd(fd, NH_HOOK_FILE_MAX, &buf, &len, err);
 	if (r < 0)
 		return nh_error_wrap(err, "%s", path);
+	struct stat st;
+	if (ret_st && fstat(fd, &st) < 0)
+		return nh_error_set_errno(err, errno, "%s", path);
 	struct hook_file *h = NULL;
 	r = hook_file_parse(path, buf, len, &h, err);
 	if (r < 0)
 		return nh_error_wrap(err, "%s", path);
 	*ret = h;
+	if (ret_st)
+		*ret_st = st;
 	return 1;
 }
 
@@ -632,6 +633,16 @@ struct hook_file *hook_file_free(struct hook_file *h)
 {
 	if (!h)
 		return NULL;
+	if (h->single_block) {
+		for (size_t i = 0; i < h->when.n_annotations; i++) {
+			pcre2_code_free(h->when.annotations[i].key);
+			pcre2_code_free(h->when.annotations[i].value);
+		}
+		for (size_t i = 0; i < h->when.n_commands; i++)
+			pcre2_code_free(h->when.commands[i].re);
+		free(h);
+		return NULL;
+	}
 	free(h->path);
 	free(h->name);
 	free(h->version);

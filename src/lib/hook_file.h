@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "error.h"
 #include "regex_go.h"
@@ -63,13 +64,16 @@ struct hook_when {
 };
 
 struct hook_file {
-	char *path; /* as read, for messages */
-	char *name; /* base name: the key for precedence and ordering */
+	char *path;    /* as read, for messages */
+	char *name;    /* base name: the key for precedence and ordering */
 	char *version; /* the version the file declared ("1.0.0" or "0.1.0") */
 	struct oci_hook hook;
 	struct hook_when when;
 	enum oci_stage *stages;
 	size_t n_stages;
+	/* true when this struct is one allocation that also holds every string and array above
+	 * (made by the parse cache); only the compiled regexes are separate. */
+	bool single_block;
 };
 
 /* Parses and validates a hook file's content. `path` is used in messages and for the base name.
@@ -77,9 +81,12 @@ struct hook_file {
 int hook_file_parse(const char *path, const char *content, size_t len, struct hook_file **ret,
 		    struct nh_error **err);
 
-/* Reads path (at most NH_HOOK_FILE_MAX bytes, following symlinks) and parses it. */
+/* Reads dirpath/name (name relative to dirfd; at most NH_HOOK_FILE_MAX bytes, following
+ * symlinks) and parses it. Returns 1 when loaded, 0 when the entry vanished (a dangling symlink,
+ * or removed while the directory was scanned), -errno on failure. ret_st (optional) receives
+ * the identity of the file that was read. */
 int hook_file_load(int dirfd, const char *dirpath, const char *name, struct hook_file **ret,
-		   struct nh_error **err);
+		   struct stat *ret_st, struct nh_error **err);
 
 struct hook_file *hook_file_free(struct hook_file *h);
 void hook_file_freep(struct hook_file **h);

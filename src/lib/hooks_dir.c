@@ -5,8 +5,10 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cleanup.h"
+#include "hooks_cache.h"
 #include "xalloc.h"
 
 int hooks_name_compare(const char *a, const char *b)
@@ -77,11 +79,35 @@ static int list_dir(const char *dir, int *ret_fd, char ***ret_names, size_t *ret
 	return 0;
 }
 
-static int compare_files(const void *a, const void *b)
+struct sort_item {
+	char *key; /* the lowercased name: compared with strcmp, not lowered per comparison */
+	struct hook_file *file;
+};
+
+static int compare_sort_items(const void *a, const void *b)
 {
-	const struct hook_file *x = *(struct hook_file *const *)a;
-	const struct hook_file *y = *(struct hook_file *const *)b;
-	return hooks_name_compare(x->name, y->name);
+	const struct sort_item *x = a, *y = b;
+	int r = strcmp(x->key, y->key);
+	return r ? r : strcmp(x->file->name, y->file->name);
+}
+
+/* Puts files in injection order: by lowercased name, then by raw name for a stable result. */
+static void sort_files(struct hooks_set *s)
+{
+	struct sort_item *items = xcalloc(s->n, sizeof(*items));
+	for (size_t i = 0; i < s->n; i++) {
+		items[i].file = s->files[i];
+		items[i].key = xstrdup(s->files[i]->name);
+		for (char *p = items[i].key; *p; p++)
+			if (*p >= 'A' && *p <= 'Z')
+				*p = (char)(*p + ('a' - 'A'));
+	}
+	qsort(items, s->n, sizeof(*items), compare_sort_items);
+	for (size_t i = 0; i < s->n; i++) {
+		s->files[i] = items[i].file;
+		free(items[i].key);
+	}
+	free(items);
 }
 
 static int compare_str_ptr(const void *a, const void *b)
@@ -99,10 +125,37 @@ static const char **taken_names(const struct hooks_set *s)
 	return names;
 }
 
+/* Loads one entry through the cache when there is one: a stat instead of a read and a parse. */
+static int load_entry(struct hooks_cache *cache, int dfd, const char *dir, const char *name,
+		      struct hook_file **ret, struct nh_error **err)
+{
+	if (!cache)
+		return hook_file_load(dfd, dir, name, ret, NULL, err);
+	/* Not xasprintf: this runs once per file on every container start. */
+	size_t dir_len = strlen(dir), name_len = strlen(name);
+	_cleanup_free_ char *path = xmalloc(dir_len + name_len + 2);
+	memcpy(path, dir, dir_len);
+	path[dir_len] = '/';
+	memcpy(path + dir_len + 1, name, name_len + 1);
+	struct stat st;
+	if (fstatat(dfd, name, &st, 0) == 0 && S_ISREG(st.st_mode) &&
+	    hooks_cache_lookup(cache, path, &st, ret) > 0)
+		return 1;
+	struct hook_file *h = NULL;
+	int r = hook_file_load(dfd, dir, name, &h, &st, err);
+	if (r <= 0)
+		return r;
+	hooks_cache_store(cache, path, &st, h);
+	*ret = h;
+	return 1;
+}
+
 int hooks_set_load(const char *const *dirs, size_t n_dirs, enum hooks_load_mode mode,
-		   struct hooks_set **ret, struct nh_error **err)
+		   const char *cache_dir, struct hooks_set **ret, struct nh_error **err)
 {
 	_cleanup_hooks_set_ struct hooks_set *set = xcalloc(1, sizeof(*set));
+	_cleanup_hooks_cache_ struct hooks_cache *cache =
+	    cache_dir ? hooks_cache_open(cache_dir, dirs, n_dirs) : NULL;
 	size_t cap = 0;
 
 	/* Highest precedence first: a name already taken by a loaded file is masked below. */
@@ -122,7 +175,7 @@ int hooks_set_load(const char *const *dirs, size_t n_dirs, enum hooks_load_mode 
 				continue;
 			struct hook_file *h = NULL;
 			struct nh_error *file_err = NULL;
-			r = hook_file_load(dfd, dirs[di], names[i], &h, &file_err);
+			r = load_entry(cache, dfd, dirs[di], names[i], &h, &file_err);
 			if (r < 0) {
 				if (mode == HOOKS_LOAD_STRICT) {
 					*err = file_err;
@@ -143,7 +196,8 @@ int hooks_set_load(const char *const *dirs, size_t n_dirs, enum hooks_load_mode 
 		}
 	}
 	if (set->n > 1)
-		qsort(set->files, set->n, sizeof(*set->files), compare_files);
+		sort_files(set);
+	hooks_cache_commit(cache);
 	*ret = TAKE_PTR(set);
 	return 0;
 }

@@ -32,8 +32,9 @@ struct hooks_set {
 	size_t n_skipped;
 };
 
+/* cache_dir: where to keep the parse cache (hooks_cache.h); NULL reads every file. */
 int hooks_set_load(const char *const *dirs, size_t n_dirs, enum hooks_load_mode mode,
-		   struct hooks_set **ret, struct nh_error **err);
+		   const char *cache_dir, struct hooks_set **ret, struct nh_error **err);
 
 struct hooks_set *hooks_set_free(struct hooks_set *s);
 void hooks_set_freep(struct hooks_set **s);

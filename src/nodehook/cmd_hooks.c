@@ -16,33 +16,38 @@
 #include "xalloc.h"
 
 static const char match_usage[] =
-	"Usage: nodehook hooks match --config FILE [OPTIONS]\n"
-	"       nodehook hooks inject --bundle DIR [OPTIONS]\n"
-	"\n"
-	"Decide which hooks.d hooks (oci-hooks(5)) apply to a container, as CRI-O and Podman do.\n"
-	"'match' prints them as one JSON object, stage name -> array of OCI hooks; 'inject'\n"
-	"appends them to DIR/config.json in place, atomically, and prints nothing.\n"
-	"\n"
-	"Options:\n"
-	"  --config FILE          the container's config.json (match)\n"
-	"  --bundle DIR           the container's bundle directory (inject)\n"
-	"  --hooks-dir DIR        a hooks.d directory; repeat it, later ones take precedence\n"
-	"                         (default /usr/share/containers/oci/hooks.d, then\n"
-	"                         /etc/containers/oci/hooks.d)\n"
-	"  --annotation KEY=VALUE add or override an annotation for matching (repeatable)\n"
-	"  --bind-mounts          treat the container as having bind mounts\n"
-	"  --no-bind-mounts       treat it as having none (default: detected from config.json)\n"
-	"  --prestart-as STAGE    inject hooks.d 'prestart' as createRuntime (default, as CRI-O\n"
-	"                         >= 1.31 and Podman >= 5) or as prestart (older releases)\n"
-	"  --skip-invalid         warn about invalid hook files and go on without them, instead\n"
-	"                         of failing\n"
-	"  -h, --help             show this help\n"
-	"\n"
-	"Exit status: 0 success, 1 invalid hook file or config.json, 2 wrong usage.\n";
+    "Usage: nodehook hooks match --config FILE [OPTIONS]\n"
+    "       nodehook hooks inject --bundle DIR [OPTIONS]\n"
+    "\n"
+    "Decide which hooks.d hooks (oci-hooks(5)) apply to a container, as CRI-O and Podman do.\n"
+    "'match' prints them as one JSON object, stage name -> array of OCI hooks; 'inject'\n"
+    "appends them to DIR/config.json in place, atomically, and prints nothing.\n"
+    "\n"
+    "Options:\n"
+    "  --config FILE          the container's config.json (match)\n"
+    "  --bundle DIR           the container's bundle directory (inject)\n"
+    "  --hooks-dir DIR        a hooks.d directory; repeat it, later ones take precedence\n"
+    "                         (default /usr/share/containers/oci/hooks.d, then\n"
+    "                         /etc/containers/oci/hooks.d)\n"
+    "  --annotation KEY=VALUE add or override an annotation for matching (repeatable)\n"
+    "  --bind-mounts          treat the container as having bind mounts\n"
+    "  --no-bind-mounts       treat it as having none (default: detected from config.json)\n"
+    "  --prestart-as STAGE    inject hooks.d 'prestart' as createRuntime (default, as CRI-O\n"
+    "                         >= 1.31 and Podman >= 5) or as prestart (older releases)\n"
+    "  --skip-invalid         warn about invalid hook files and go on without them, instead\n"
+    "                         of failing\n"
+    "  --cache-dir DIR        keep parsed hook files in DIR, revalidated by each file's\n"
+    "                         identity and timestamps (default /run/nodehook/cache)\n"
+    "  --no-cache             read and parse every hook file\n"
+    "  -h, --help             show this help\n"
+    "\n"
+    "Exit status: 0 success, 1 invalid hook file or config.json, 2 wrong usage.\n";
+
+#define DEFAULT_CACHE_DIR "/run/nodehook/cache"
 
 static const char *const default_hooks_dirs[] = {
-	"/usr/share/containers/oci/hooks.d",
-	"/etc/containers/oci/hooks.d",
+    "/usr/share/containers/oci/hooks.d",
+    "/etc/containers/oci/hooks.d",
 };
 
 enum hooks_verb {
@@ -61,6 +66,7 @@ struct hooks_options {
 	int bind_mounts; /* -1 detect */
 	enum prestart_mapping prestart;
 	enum hooks_load_mode load_mode;
+	const char *cache_dir; /* NULL: no cache */
 };
 
 static void hooks_options_clear(struct hooks_options *o)
@@ -83,19 +89,31 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ..
 /* Returns -1 when parsing succeeded, else the exit code to return now. */
 static int parse_options(int argc, char **argv, struct hooks_options *o)
 {
-	enum { OPT_CONFIG = 256, OPT_BUNDLE, OPT_HOOKS_DIR, OPT_ANNOTATION, OPT_BIND, OPT_NO_BIND,
-	       OPT_PRESTART_AS, OPT_SKIP_INVALID };
+	enum {
+		OPT_CONFIG = 256,
+		OPT_BUNDLE,
+		OPT_HOOKS_DIR,
+		OPT_ANNOTATION,
+		OPT_BIND,
+		OPT_NO_BIND,
+		OPT_PRESTART_AS,
+		OPT_SKIP_INVALID,
+		OPT_CACHE_DIR,
+		OPT_NO_CACHE
+	};
 	static const struct option options[] = {
-		{"config", required_argument, NULL, OPT_CONFIG},
-		{"bundle", required_argument, NULL, OPT_BUNDLE},
-		{"hooks-dir", required_argument, NULL, OPT_HOOKS_DIR},
-		{"annotation", required_argument, NULL, OPT_ANNOTATION},
-		{"bind-mounts", no_argument, NULL, OPT_BIND},
-		{"no-bind-mounts", no_argument, NULL, OPT_NO_BIND},
-		{"prestart-as", required_argument, NULL, OPT_PRESTART_AS},
-		{"skip-invalid", no_argument, NULL, OPT_SKIP_INVALID},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	    {"config", required_argument, NULL, OPT_CONFIG},
+	    {"bundle", required_argument, NULL, OPT_BUNDLE},
+	    {"hooks-dir", required_argument, NULL, OPT_HOOKS_DIR},
+	    {"annotation", required_argument, NULL, OPT_ANNOTATION},
+	    {"bind-mounts", no_argument, NULL, OPT_BIND},
+	    {"no-bind-mounts", no_argument, NULL, OPT_NO_BIND},
+	    {"prestart-as", required_argument, NULL, OPT_PRESTART_AS},
+	    {"skip-invalid", no_argument, NULL, OPT_SKIP_INVALID},
+	    {"cache-dir", required_argument, NULL, OPT_CACHE_DIR},
+	    {"no-cache", no_argument, NULL, OPT_NO_CACHE},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	int c;
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
@@ -117,7 +135,7 @@ static int parse_options(int argc, char **argv, struct hooks_options *o)
 			if (!strchr(optarg, '='))
 				return usage_error("--annotation '%s': expected KEY=VALUE", optarg);
 			o->annotations =
-				xreallocarray(o->annotations, o->n_annotations + 1, sizeof(char *));
+			    xreallocarray(o->annotations, o->n_annotations + 1, sizeof(char *));
 			o->annotations[o->n_annotations++] = optarg;
 			break;
 		case OPT_BIND:
@@ -138,6 +156,12 @@ static int parse_options(int argc, char **argv, struct hooks_options *o)
 			break;
 		case OPT_SKIP_INVALID:
 			o->load_mode = HOOKS_LOAD_SKIP_INVALID;
+			break;
+		case OPT_CACHE_DIR:
+			o->cache_dir = optarg;
+			break;
+		case OPT_NO_CACHE:
+			o->cache_dir = NULL;
 			break;
 		default:
 			fputs(match_usage, stderr);
@@ -161,7 +185,7 @@ static int run(const struct hooks_options *o)
 {
 	_cleanup_error_ struct nh_error *err = NULL;
 	_cleanup_free_ char *config_path =
-		o->verb == VERB_INJECT ? xasprintf("%s/config.json", o->bundle) : xstrdup(o->config);
+	    o->verb == VERB_INJECT ? xasprintf("%s/config.json", o->bundle) : xstrdup(o->config);
 
 	_cleanup_oci_config_ struct oci_config *config = NULL;
 	if (oci_config_load(config_path, &config, &err) < 0) {
@@ -170,7 +194,8 @@ static int run(const struct hooks_options *o)
 	}
 	for (size_t i = 0; i < o->n_annotations; i++) {
 		const char *eq = strchr(o->annotations[i], '=');
-		_cleanup_free_ char *key = xstrndup(o->annotations[i], (size_t)(eq - o->annotations[i]));
+		_cleanup_free_ char *key =
+		    xstrndup(o->annotations[i], (size_t)(eq - o->annotations[i]));
 		oci_config_override_annotation(config, key, eq + 1);
 	}
 	if (o->bind_mounts >= 0)
@@ -186,7 +211,7 @@ static int run(const struct hooks_options *o)
 		n_dirs = 2;
 	}
 	_cleanup_hooks_set_ struct hooks_set *set = NULL;
-	int r = hooks_set_load(dirs, n_dirs, o->load_mode, &set, &err);
+	int r = hooks_set_load(dirs, n_dirs, o->load_mode, o->cache_dir, &set, &err);
 	free(default_dirs[0]);
 	free(default_dirs[1]);
 	if (r < 0) {
@@ -244,9 +269,10 @@ int cmd_hooks(int argc, char **argv)
 		return 0;
 	}
 	__attribute__((cleanup(hooks_options_clear))) struct hooks_options o = {
-		.bind_mounts = -1,
-		.prestart = PRESTART_AS_CREATE_RUNTIME,
-		.load_mode = HOOKS_LOAD_STRICT,
+	    .bind_mounts = -1,
+	    .prestart = PRESTART_AS_CREATE_RUNTIME,
+	    .load_mode = HOOKS_LOAD_STRICT,
+	    .cache_dir = DEFAULT_CACHE_DIR,
 	};
 	if (strcmp(verb, "match") == 0)
 		o.verb = VERB_MATCH;
