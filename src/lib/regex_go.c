@@ -22,6 +22,11 @@ static void sb_putn(struct strbuf *b, const char *s, size_t n)
 	b->s[b->len] = '\0';
 }
 
+static void sb_puts(struct strbuf *b, const char *s)
+{
+	sb_putn(b, s, strlen(s));
+}
+
 static void sb_putc(struct strbuf *b, char c)
 {
 	sb_putn(b, &c, 1);
@@ -37,10 +42,12 @@ static bool is_hex(char c)
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-static bool is_ascii_punct(char c)
+/* Go reads a backslash before any ASCII character that is not a letter or digit (punctuation,
+ * but also space and control characters) as that character. */
+static bool is_go_literal_escape(char c)
 {
-	return (c >= '!' && c <= '/') || (c >= ':' && c <= '@') || (c >= '[' && c <= '`') ||
-	       (c >= '{' && c <= '~');
+	unsigned char u = (unsigned char)c;
+	return u < 0x80 && !(u >= '0' && u <= '9') && !((u | 0x20) >= 'a' && (u | 0x20) <= 'z');
 }
 
 static int reject(struct nh_error **err, const char *pattern, const char *what, const char *at,
@@ -114,6 +121,20 @@ static int translate_escape(const char *pattern, const char *p, bool in_class, s
 		sb_putn(out, p, n);
 		return (int)n;
 	}
+	case 's':
+		/* Go: [\t\n\f\r ]. PCRE2's \s also matches the vertical tab. */
+		if (in_class)
+			sb_puts(out, "\\t\\n\\f\\r\\x20");
+		else
+			sb_puts(out, "[\\t\\n\\f\\r\\x20]");
+		return 2;
+	case 'S':
+		/* In a class, the complement is spelled out as ranges (classes do not nest). */
+		if (in_class)
+			sb_puts(out, "\\x00-\\x08\\x0b\\x0e-\\x1f\\x21-\\x{10ffff}");
+		else
+			sb_puts(out, "[^\\t\\n\\f\\r\\x20]");
+		return 2;
 	case 'a':
 	case 'f':
 	case 't':
@@ -121,8 +142,6 @@ static int translate_escape(const char *pattern, const char *p, bool in_class, s
 	case 'r':
 	case 'd':
 	case 'D':
-	case 's':
-	case 'S':
 	case 'w':
 	case 'W':
 		sb_putn(out, p, 2);
@@ -136,7 +155,7 @@ static int translate_escape(const char *pattern, const char *p, bool in_class, s
 		sb_putn(out, p, 2);
 		return 2;
 	default:
-		if (is_ascii_punct(c)) {
+		if (is_go_literal_escape(c)) {
 			sb_putn(out, p, 2);
 			return 2;
 		}
@@ -177,8 +196,8 @@ static size_t parse_repeat(const char *p, bool *too_big)
 }
 
 /* Checks a "(?" group opener at p and returns its length, or a negative errno. Go accepts
- * flag groups (?flags) and (?flags:re) with flags from "imsU", and named groups (?P<name>re)
- * and (?<name>re); every other PCRE extension is refused. */
+ * non-capturing groups (?:re), flag groups (?flags) and (?flags:re) with flags from "imsU", and
+ * named groups (?P<name>re) and (?<name>re); every other PCRE extension is refused. */
 static int check_group_opener(const char *pattern, const char *p, struct strbuf *out,
 			      struct nh_error **err)
 {
@@ -187,6 +206,10 @@ static int check_group_opener(const char *pattern, const char *p, struct strbuf 
 		return 4;
 	}
 	if (p[2] == '<' && p[3] != '=' && p[3] != '!') {
+		sb_putn(out, p, 3);
+		return 3;
+	}
+	if (p[2] == ':') {
 		sb_putn(out, p, 3);
 		return 3;
 	}
@@ -325,10 +348,11 @@ int regex_go_compile(const char *pattern, pcre2_code **ret, struct nh_error **er
 
 	int code = 0;
 	PCRE2_SIZE offset = 0;
-	_cleanup_pcre2_ pcre2_code *re = pcre2_compile(
-		(PCRE2_SPTR)translated, tr.len,
-		PCRE2_UTF | PCRE2_DOLLAR_ENDONLY | PCRE2_MATCH_INVALID_UTF | PCRE2_NEVER_BACKSLASH_C,
-		&code, &offset, NULL);
+	_cleanup_pcre2_ pcre2_code *re =
+	    pcre2_compile((PCRE2_SPTR)translated, tr.len,
+			  PCRE2_UTF | PCRE2_DOLLAR_ENDONLY | PCRE2_ALT_CIRCUMFLEX |
+			      PCRE2_MATCH_INVALID_UTF | PCRE2_NEVER_BACKSLASH_C,
+			  &code, &offset, NULL);
 	if (!re) {
 		PCRE2_UCHAR msg[256];
 		if (pcre2_get_error_message(code, msg, sizeof(msg)) < 0)
