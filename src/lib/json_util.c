@@ -16,25 +16,22 @@ int json_parse_strict(const char *buf, size_t len, int depth, json_object **ret,
 
 	json_object *obj = json_tokener_parse_ex(tok, buf, (int)len);
 	enum json_tokener_error jerr = json_tokener_get_error(tok);
+	/* json-c counts offsets in the chunk it was last given. */
+	size_t end = json_tokener_get_parse_end(tok);
 	if (jerr == json_tokener_continue) {
 		/* A top-level scalar (or a truncated document) needs the end of input signalled:
-		 * an empty final chunk does that. */
+		 * an empty final chunk does that. The whole buffer has been consumed. */
 		obj = json_tokener_parse_ex(tok, "", 1);
 		jerr = json_tokener_get_error(tok);
+		end = len;
 		if (jerr == json_tokener_continue || (jerr == json_tokener_success && !obj &&
 						      len == 0))
 			return nh_error_set(err, EBADMSG, "invalid JSON: unexpected end of input");
 	}
-	if (jerr != json_tokener_success) {
-		size_t at = json_tokener_get_parse_end(tok);
-		return nh_error_set(err, EBADMSG, "invalid JSON at byte %zu: %s", at,
+	if (jerr != json_tokener_success)
+		return nh_error_set(err, EBADMSG, "invalid JSON at byte %zu: %s", end,
 				    json_tokener_error_desc(jerr));
-	}
 	_cleanup_json_ json_object *owned = obj;
-	size_t end = json_tokener_get_parse_end(tok);
-	/* After a flush the tokener may report the NUL we fed it as consumed. */
-	if (end > len)
-		end = len;
 	for (; end < len; end++) {
 		char c = buf[end];
 		if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
