@@ -36,6 +36,61 @@ enum oci_stage oci_stage_from_string(const char *s)
 	return OCI_STAGE__INVALID;
 }
 
+/* Length of the valid UTF-8 sequence at p, or 0. */
+static size_t utf8_sequence_len(const unsigned char *p)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3, lo = p[0] == 0xe0 ? 0xa0 : 0x80, hi = p[0] == 0xed ? 0x9f : 0xbf;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4, lo = p[0] == 0xf0 ? 0x90 : 0x80, hi = p[0] == 0xf4 ? 0x8f : 0xbf;
+	else
+		return 0;
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+char *go_quote(const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	static const char special[] = "\"\\\a\b\f\n\r\t\v", escaped[] = "\"\\abfnrtv";
+	char *out = xmalloc(strlen(s) * 4 + 3), *o = out;
+	*o++ = '"';
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		const char *sp = strchr(special, *p);
+		size_t n = *p < 0x80 ? 1 : utf8_sequence_len(p);
+		if (sp) {
+			*o++ = '\\';
+			*o++ = escaped[sp - special];
+		} else if (*p < 0x20 || *p == 0x7f || n == 0) {
+			/* other control characters, and bytes that are not UTF-8 */
+			n = 1;
+			o = stpcpy(o, "\\x");
+			*o++ = hex[*p >> 4];
+			*o++ = hex[*p & 0xf];
+		} else if (p[0] == 0xc2 && p[1] < 0xa0) {
+			/* C1 control characters, U+0080 to U+009F */
+			o = stpcpy(o, "\\u00");
+			*o++ = hex[p[1] >> 4];
+			*o++ = hex[p[1] & 0xf];
+		} else {
+			memcpy(o, p, n);
+			o += n;
+		}
+		p += n;
+	}
+	*o++ = '"';
+	*o = '\0';
+	return out;
+}
+
 /* --- Go encoding/json decoding rules ------------------------------------------------------ */
 
 /* Go matches object keys to field names with bytes.EqualFold-like folding: ASCII case, plus the
@@ -465,12 +520,15 @@ static int validate(struct raw_v1 *raw, struct hook_file *h, struct nh_error **e
 		rule->value_src = TAKE_PTR(raw->annotations.values[i]);
 		w->n_annotations = i + 1;
 		int r = regex_go_compile(rule->key_src, &rule->key, err);
-		if (r < 0)
-			return nh_error_wrap(err, "invalid annotation key \"%s\"", rule->key_src);
+		if (r < 0) {
+			_cleanup_free_ char *q = go_quote(rule->key_src);
+			return nh_error_wrap(err, "invalid annotation key %s", q);
+		}
 		r = regex_go_compile(rule->value_src, &rule->value, err);
-		if (r < 0)
-			return nh_error_wrap(err, "invalid annotation value \"%s\"",
-					     rule->value_src);
+		if (r < 0) {
+			_cleanup_free_ char *q = go_quote(rule->value_src);
+			return nh_error_wrap(err, "invalid annotation value %s", q);
+		}
 	}
 	w->annotations_set = raw->annotations.set;
 
@@ -486,8 +544,10 @@ static int validate(struct raw_v1 *raw, struct hook_file *h, struct nh_error **e
 	for (size_t i = 0; i < n_cmds; i++) {
 		struct hook_command_rule *rule = &w->commands[i];
 		int r = regex_go_compile(rule->src, &rule->re, err);
-		if (r < 0)
-			return nh_error_wrap(err, "invalid command \"%s\"", rule->src);
+		if (r < 0) {
+			_cleanup_free_ char *q = go_quote(rule->src);
+			return nh_error_wrap(err, "invalid command %s", q);
+		}
 	}
 
 	if (!raw->stages)
@@ -498,8 +558,10 @@ static int validate(struct raw_v1 *raw, struct hook_file *h, struct nh_error **e
 	h->stages = xcalloc(n_stages, sizeof(*h->stages));
 	for (size_t i = 0; i < n_stages; i++) {
 		enum oci_stage s = oci_stage_from_string(raw->stages[i]);
-		if (s < 0)
-			return nh_error_set(err, EINVAL, "unknown stage \"%s\"", raw->stages[i]);
+		if (s < 0) {
+			_cleanup_free_ char *q = go_quote(raw->stages[i]);
+			return nh_error_set(err, EINVAL, "unknown stage %s", q);
+		}
 		h->stages[i] = s;
 	}
 	h->n_stages = n_stages;
@@ -553,7 +615,8 @@ int hook_file_parse(const char *path, const char *content, size_t len, struct ho
 		free(version);
 		version = xstrdup("0.1.0");
 	} else {
-		return nh_error_set(err, EINVAL, "unrecognized hook version: \"%s\"", version);
+		_cleanup_free_ char *q = go_quote(version);
+		return nh_error_set(err, EINVAL, "unrecognized hook version: %s", q);
 	}
 
 	const char *slash = strrchr(path, '/');

@@ -92,6 +92,11 @@ struct hook_file *hook_file_free(struct hook_file *h);
 void hook_file_freep(struct hook_file **h);
 #define _cleanup_hook_file_ __attribute__((cleanup(hook_file_freep)))
 
+/* Quotes s as Go's %q verb does (strconv.Quote): backslash escapes for '"', '\\' and control
+ * characters, \xHH for bytes that are not UTF-8. For messages that keep upstream's wording, and
+ * so that a name from a file cannot break a log line. Returns a new string. */
+char *go_quote(const char *s);
+
 /* Copies an OCI hook (for building match results). */
 void oci_hook_copy(struct oci_hook *dst, const struct oci_hook *src);
 void oci_hook_clear(struct oci_hook *h);

@@ -117,8 +117,10 @@ int hooks_match(const struct hooks_set *set, const struct container_facts *facts
 	for (size_t i = 0; i < set->n; i++) {
 		const struct hook_file *h = set->files[i];
 		int r = hook_when_match(&h->when, facts, err);
-		if (r < 0)
-			return nh_error_wrap(err, "matching hook \"%s\"", h->path);
+		if (r < 0) {
+			_cleanup_free_ char *q = go_quote(h->path);
+			return nh_error_wrap(err, "matching hook %s", q);
+		}
 		if (r == 0)
 			continue;
 		res.any_matched = true;

@@ -29,6 +29,14 @@ void tu_suite_add(struct tu_suite *s, const char *name, CMUnitTestFunction f, vo
 	s->n++;
 }
 
+void tu_suite_add_with(struct tu_suite *s, const char *name, CMUnitTestFunction f,
+		       CMFixtureFunction setup, CMFixtureFunction teardown)
+{
+	tu_suite_add(s, name, f, NULL, NULL);
+	s->tests[s->n - 1].setup_func = setup;
+	s->tests[s->n - 1].teardown_func = teardown;
+}
+
 int tu_suite_run(struct tu_suite *s, const char *group)
 {
 	int failed = _cmocka_run_group_tests(group, s->tests, s->n, NULL, NULL);

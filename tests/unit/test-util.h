@@ -31,6 +31,12 @@ void tu_suite_add(struct tu_suite *s, const char *name, CMUnitTestFunction f, vo
 		  void (*free_state)(void *));
 #define tu_suite_add_test(s, f) tu_suite_add((s), #f, (f), NULL, NULL)
 
+/* Adds a case with cmocka setup and teardown functions (they own *state between them). */
+void tu_suite_add_with(struct tu_suite *s, const char *name, CMUnitTestFunction f,
+		       CMFixtureFunction setup, CMFixtureFunction teardown);
+#define tu_suite_add_fixture(s, f, setup, teardown)                                                \
+	tu_suite_add_with((s), #f, (f), (setup), (teardown))
+
 /* Runs every case, frees the suite, returns the number of failures (main's exit code). */
 int tu_suite_run(struct tu_suite *s, const char *group);
 
