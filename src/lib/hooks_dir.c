@@ -166,6 +166,10 @@ int hooks_set_load(const char *const *dirs, size_t n_dirs, enum hooks_load_mode 
 		int r = list_dir(dirs[di], &dfd, &names, &n_names, err);
 		if (r < 0)
 			return r;
+		/* In name order, as upstream reads a directory: which invalid file fails a strict
+		 * load, and the order of skipped files, must not depend on the file system. */
+		if (n_names > 1)
+			qsort(names, n_names, sizeof(*names), compare_str_ptr);
 		_cleanup_free_ const char **taken = taken_names(set);
 		size_t n_taken = set->n;
 		for (size_t i = 0; i < n_names; i++) {
