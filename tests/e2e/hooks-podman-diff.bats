@@ -1,0 +1,261 @@
+#!/usr/bin/env bats
+# Differential test against Podman 4.3 (containers/common 0.50.1), the reference implementation
+# of hooks.d. For each set of hooks directories and each container, the hooks Podman writes into
+# the container's config.json at `podman init` must equal what `nodehook hooks match` computes
+# for that same config.json (with its hooks removed), given:
+#   --prestart-as prestart    common < 0.58 keeps prestart as prestart (oci-hooks.md)
+#   --bind-mounts / --no-bind-mounts
+#                             Podman's hasBindMounts is "the user gave --volume", not what is in
+#                             config.json (which always holds /etc/hosts and friends)
+# and with poststop dropped from nodehook's answer: Podman runs poststop itself and never writes
+# it to config.json (runtimes.md). Both sides are compared as JSON (jq, key order ignored).
+#
+# Podman runs in a private store (lib/common.bash, nh_podman_setup), on a --rootfs copy of the
+# busybox rootfs (no image, so nothing touches the host's image caches), with --network none.
+# `podman init` runs `runc create`, which runs the prestart, createRuntime, createContainer and
+# poststart hooks: every hook here is $NOOP, a script that exits 0. Nothing is started.
+
+load lib/common
+
+setup_file() {
+	nh_require_nodehook
+	[ "$(id -u)" = 0 ] || skip "needs root: podman here runs rootful, with runc"
+	local c
+	for c in podman conmon runc jq; do
+		command -v "$c" >/dev/null || skip "$c is not installed (scripts/install-deps installs it)"
+	done
+	mkdir -p "$NH_SCRATCH"
+	nh_podman_setup "$(mktemp -d "$NH_SCRATCH/nh-podman-XXXXXXXX")"
+	export NH_PODMAN_DIR
+	export HK=$NH_PODMAN_DIR/hooks NOOP=$NH_PODMAN_DIR/bin/nh-noop VOL=$NH_PODMAN_DIR/volume
+	export ROOTFS=$NH_PODMAN_DIR/bundle/rootfs
+	nh_bundle "$NH_PODMAN_DIR/bundle"
+	mkdir -p "$NH_PODMAN_DIR/bin" "$VOL"
+	printf '#!/bin/sh\n# A harmless hook for the differential test.\nexit 0\n' >"$NOOP"
+	chmod 755 "$NOOP"
+	write_hooks_dirs
+
+	# Can podman create and init a container here at all? If not, say why and skip the file.
+	local out name=nh-${NH_PODMAN_DIR##*/nh-podman-}-probe
+	if ! out=$(nh_podman create --name "$name" --network none --rootfs "$ROOTFS" true 2>&1 &&
+		nh_podman init "$name" 2>&1); then
+		nh_podman rm -f -t 0 "$name" >/dev/null 2>&1 || true
+		skip "podman cannot create and init a container here: $(printf '%s' "$out" | tail -n 1)"
+	fi
+	nh_podman_note_started "$name"
+	nh_podman rm -f -t 0 "$name" >/dev/null 2>&1
+}
+
+teardown_file() {
+	nh_podman_teardown
+}
+
+setup() {
+	nh_setup
+}
+
+teardown() {
+	nh_teardown
+}
+
+# hf DIR NAME JSON: writes $HK/DIR/NAME; @NOOP@ in JSON stands for the hook executable.
+hf() {
+	mkdir -p "$HK/$1"
+	printf '%s\n' "${3//@NOOP@/$NOOP}" >"$HK/$1/$2"
+}
+
+# v1 DIR NAME LABEL WHEN STAGES: a 1.0.0 file whose hook is `nh-noop LABEL`.
+v1() {
+	hf "$1" "$2" "{\"version\": \"1.0.0\", \"hook\": {\"path\": \"@NOOP@\", \"args\": [\"nh-noop\", \"$3\"]},
+	 \"when\": $4, \"stages\": $5}"
+}
+
+write_hooks_dirs() {
+	local A='{"always": true}' GOLD='{"annotations": {"^nh\\.test/tier$": "^gold$"}}'
+	# low, high, extra: precedence and masking (by base name, case-sensitive), ordering by
+	# lowercased name across directories (10-alpha < 10-beta-two < 10-Beta: lowercased, and '-'
+	# sorts before '.'), names that are not *.json.
+	v1 low 00-always.json low-always "$A" '["prestart", "poststop"]'
+	v1 low 10-alpha.json alpha "$A" '["createRuntime"]'
+	v1 low 10-Beta.json Beta-low "$A" '["createRuntime"]'
+	v1 low 10-gamma.json gamma "$A" '["createRuntime"]'
+	v1 low 20-masked.json masked-low "$A" '["createContainer"]'
+	v1 low 30-low-only.json low-only-gold "$GOLD" '["poststart"]'
+	hf low README 'not a hook file'
+	hf low 99-ignored.JSON 'not JSON either: only names ending in .json count'
+	hf low 98-backup.json.bak '{'
+	v1 high 05-high.json high-05 "$A" '["createRuntime"]'
+	v1 high 10-Beta.json Beta-high "$A" '["createRuntime"]'
+	v1 high 10-beta-two.json beta-two "$A" '["createRuntime"]'
+	v1 high 20-masked.json masked-high "$GOLD" '["prestart"]'
+	v1 extra 20-masked.json masked-extra "$A" '["createContainer"]'
+	v1 extra 00-always.json extra-always-rt '{"annotations": {"^nh\\.test/team$": "^rt$"}}' '["prestart"]'
+
+	# annot: several pairs (AND, each pair by some annotation), unanchored and (?i) regexes,
+	# Go's \d, any-key patterns, an empty map.
+	v1 annot 40-multi.json multi '{"annotations": {"^nh\\.test/team$": "^rt$", "^nh\\.test/tier$": "^gold$"}}' '["createRuntime"]'
+	v1 annot 41-regex-ci.json regex-ci '{"annotations": {"nh\\.test/(tier|level)": "(?i)^gold$"}}' '["createRuntime"]'
+	v1 annot 42-digits.json digits '{"annotations": {"^nh\\.test/cpus$": "^\\d+(-\\d+)?$"}}' '["poststart"]'
+	v1 annot 43-anykey.json anykey-rt '{"annotations": {".*": "^rt$"}}' '["prestart"]'
+	v1 annot 44-unanchored.json unanchored '{"annotations": {"team": "r"}}' '["prestart"]'
+	v1 annot 45-empty.json empty-annotations '{"annotations": {}}' '["prestart"]'
+	v1 annot 46-always-and-annot.json always-gold '{"always": true, "annotations": {"^nh\\.test/tier$": "^gold"}}' '["createContainer"]'
+
+	# cmds: process.args[0] as written; commands decide last, even after always or annotations.
+	v1 cmds 50-commands.json cmds '{"commands": ["^/bin/sleep$", "^top$"]}' '["createRuntime"]'
+	v1 cmds 51-always-cmds.json always-sleep '{"always": true, "commands": ["^sleep$"]}' '["createRuntime"]'
+	v1 cmds 52-gold-cmds.json gold-sleep '{"annotations": {"^nh\\.test/tier$": "^gold$"}, "commands": ["sleep"]}' '["poststart"]'
+	v1 cmds 53-sh.json sh '{"commands": ["sh"]}' '["prestart"]'
+
+	# bind: hasBindMounts true/false, alone and with others.
+	v1 bind 60-bind.json bind '{"hasBindMounts": true}' '["prestart"]'
+	v1 bind 61-bind-rt.json bind-rt '{"hasBindMounts": true, "annotations": {"^nh\\.test/team$": "^rt$"}}' '["createRuntime"]'
+	v1 bind 62-bind-false.json bind-false '{"always": true, "hasBindMounts": false}' '["createRuntime"]'
+	v1 bind 63-always-false.json always-false '{"always": false, "hasBindMounts": true}' '["createRuntime"]'
+	hf bind 64-legacy-bind.json '{"version": "0.1.0", "hook": "@NOOP@", "arguments": ["legacy-bind"], "stages": ["poststart"], "hasbindmounts": true}'
+
+	# legacy: 0.1.0 files, conditions ORed, synonyms, no version at all, no arguments.
+	hf legacy 70-legacy-annot.json '{"version": "0.1.0", "hook": "@NOOP@", "arguments": ["legacy-annot"], "stages": ["prestart"], "annotations": ["^gold$", "^silver$"]}'
+	hf legacy 71-legacy-or.json '{"hook": "@NOOP@", "arguments": ["legacy-or"], "stage": ["createRuntime"], "cmd": ["^/bin/sleep$"], "annotation": ["^rt$"]}'
+	hf legacy 72-legacy-noargs.json '{"version": "0.1.0", "hook": "@NOOP@", "stages": ["poststart"], "cmds": ["^sh$"]}'
+	hf legacy 73-legacy-two-stages.json '{"version": "0.1.0", "hook": "@NOOP@", "arguments": ["legacy-two"], "stages": ["poststart", "prestart"], "annotations": ["^silver$"], "cmds": ["^top$"]}'
+
+	# fields: what a hook carries, and how files decode.
+	hf fields 80-env-timeout.json '{"version": "1.0.0", "hook": {"path": "@NOOP@", "args": ["nh-noop", "env-timeout"], "env": ["A=1", "B=two words"], "timeout": 7}, "when": {"always": true}, "stages": ["poststart", "createRuntime"]}'
+	hf fields 81-caseins.json '{"VERSION": "1.0.0", "Hook": {"PATH": "@NOOP@", "Args": ["nh-noop", "caseins"]}, "When": {"Always": true}, "Stages": ["createContainer"]}'
+	v1 fields 82-empty-stages.json empty-stages "$A" '[]'
+	hf fields 83-no-when.json '{"version": "1.0.0", "hook": {"path": "@NOOP@", "args": ["nh-noop", "no-when"]}, "stages": ["prestart"]}'
+	hf fields 84-unknown-keys.json '{"version": "1.0.0", "comment": "x", "hook": {"path": "@NOOP@", "args": ["nh-noop", "unknown-keys"], "extra": 1}, "when": {"always": true, "future": [1]}, "stages": ["createContainer"]}'
+	hf fields 85-dup-keys.json '{"version": "1.0.0", "hook": {"path": "@NOOP@", "args": ["nh-noop", "dup-first"], "args": ["nh-noop", "dup-last"]}, "when": {"always": false, "always": true}, "stages": ["createContainer"]}'
+	v1 fields 86-poststop-only.json poststop-only "$A" '["poststop"]'
+	v1 fields 87-multi-stage.json multi-stage "$A" '["startContainer", "prestart", "createContainer"]'
+	hf fields 88-env-empty.json '{"version": "1.0.0", "hook": {"path": "@NOOP@", "args": [], "env": [], "timeout": 0}, "when": {"always": true}, "stages": ["startContainer"]}'
+}
+
+# diff_case NAME "DIR..." [PODMAN CREATE OPTIONS...] -- COMMAND...
+# Creates and inits container nh-<suffix>-NAME with the hooks directories DIR... (low to high
+# precedence), then compares Podman's config.json hooks with nodehook's. Sets SUMMARY to Podman's
+# hooks as "stage=label,label ..." (label: the hook's args[1], "-" without one) for the checks
+# that follow, and NH_OUT to nodehook's full answer.
+diff_case() {
+	local name=$1 dirs=$2 d opts=() bind=--no-bind-mounts
+	shift 2
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		case $1 in --volume | -v | --volume=*) bind=--bind-mounts ;; esac
+		opts+=("$1")
+		shift
+	done
+	shift
+	local hd=()
+	for d in $dirs; do
+		hd+=(--hooks-dir "$HK/$d")
+	done
+	local cname cfg
+	cname=$(nh_id "$name")
+	nh_podman_track "$cname"
+	nh_podman "${hd[@]}" create --name "$cname" --network none "${opts[@]}" --rootfs "$ROOTFS" "$@" >/dev/null ||
+		nh_fail "$name: podman create failed" || return 1
+	nh_podman "${hd[@]}" init "$cname" >/dev/null || nh_fail "$name: podman init failed" || return 1
+	nh_podman_note_started "$cname"
+	cfg=$(nh_podman inspect --format '{{.OCIConfigPath}}' "$cname") || return 1
+	cp "$cfg" "$NH_T/$name.podman.json"
+	jq 'del(.hooks)' "$cfg" >"$NH_T/$name.config.json"
+	NH_OUT=$(nodehook hooks match --config "$NH_T/$name.config.json" "${hd[@]}" \
+		--prestart-as prestart "$bind") || nh_fail "$name: nodehook hooks match failed" || return 1
+	local verdict
+	verdict=$(jq -r --argjson n "$NH_OUT" '
+		def summary: [("prestart", "createRuntime", "createContainer", "startContainer", "poststart") as $s
+			| select(has($s)) | "\($s)=\(.[$s] | map((.args // [])[1] // "-") | join(","))"] | join(" ");
+		(.hooks // {}) as $p | ($n | del(.poststop)) as $m
+		| (if $p == $m then "same" else "differ" end), ($p | summary)' "$NH_T/$name.podman.json") || return 1
+	SUMMARY=$(sed -n 2p <<<"$verdict")
+	[ "$(head -n 1 <<<"$verdict")" = same ] && return 0
+	nh_fail "$name: podman and nodehook disagree (dirs: $dirs; $bind; podman create ${opts[*]} $*)" \
+		"podman (config.json .hooks):" "$(jq -S '.hooks // {}' "$NH_T/$name.podman.json")" \
+		"nodehook hooks match, poststop dropped:" "$(jq -S 'del(.poststop)' <<<"$NH_OUT")" \
+		"annotations: $(jq -c .annotations "$NH_T/$name.config.json")" \
+		"process.args: $(jq -c .process.args "$NH_T/$name.config.json")"
+}
+
+# podman_wrote EXPECTED: SUMMARY (podman's hooks) must be exactly EXPECTED. Makes each case
+# state what the rule under test does, so that two empty answers cannot pass unnoticed.
+podman_wrote() {
+	nh_assert_eq "$1" "$SUMMARY" "hooks podman wrote"
+}
+
+GOLD_RT=(--annotation nh.test/tier=gold --annotation nh.test/team=rt)
+
+@test "podman diff: two directories, masking by name, order by lowercased name across both" {
+	diff_case plain "low high" -- sh
+	podman_wrote "prestart=low-always createRuntime=high-05,alpha,beta-two,Beta-high,gamma"
+	diff_case gold "low high" "${GOLD_RT[@]}" -- /bin/sleep 30
+	podman_wrote "prestart=low-always,masked-high createRuntime=high-05,alpha,beta-two,Beta-high,gamma poststart=low-only-gold"
+}
+
+@test "podman diff: precedence follows --hooks-dir order (high first, then low)" {
+	diff_case plain "high low" -- sh
+	podman_wrote "prestart=low-always createRuntime=high-05,alpha,beta-two,Beta-low,gamma createContainer=masked-low"
+	diff_case gold "high low" "${GOLD_RT[@]}" -- /bin/sleep 30
+	podman_wrote "prestart=low-always createRuntime=high-05,alpha,beta-two,Beta-low,gamma createContainer=masked-low poststart=low-only-gold"
+}
+
+@test "podman diff: three directories, the highest masks the masker" {
+	diff_case plain "low high extra" -- sh
+	podman_wrote "createRuntime=high-05,alpha,beta-two,Beta-high,gamma createContainer=masked-extra"
+	diff_case gold "low high extra" "${GOLD_RT[@]}" -- /bin/sleep 30
+	podman_wrote "prestart=extra-always-rt createRuntime=high-05,alpha,beta-two,Beta-high,gamma createContainer=masked-extra poststart=low-only-gold"
+}
+
+@test "podman diff: annotations: every pair must hold, regexes unanchored, (?i), \\d, any key" {
+	diff_case gold-rt annot "${GOLD_RT[@]}" -- sh
+	podman_wrote "prestart=anykey-rt,unanchored createRuntime=multi,regex-ci createContainer=always-gold"
+	diff_case near-miss annot --annotation nh.test/team=rtx --annotation nh.test/teams=rt \
+		--annotation nh.test/tier=golden --annotation nh.test/cpus=1-٣ -- sh
+	podman_wrote "prestart=anykey-rt,unanchored createContainer=always-gold"
+	diff_case level annot --annotation nh.test/level=GOLD --annotation nh.test/cpus=12 -- sh
+	podman_wrote "createRuntime=regex-ci poststart=digits"
+}
+
+@test "podman diff: commands match process.args[0] and decide last" {
+	diff_case sh-gold cmds --annotation nh.test/tier=gold -- sh
+	podman_wrote "prestart=sh"
+	diff_case abs-sleep-gold cmds --annotation nh.test/tier=gold -- /bin/sleep 30
+	podman_wrote "createRuntime=cmds poststart=gold-sleep"
+	diff_case sleep cmds -- sleep 30
+	podman_wrote "createRuntime=always-sleep"
+	diff_case top cmds -- top
+	podman_wrote "createRuntime=cmds"
+}
+
+@test "podman diff: hasBindMounts means an explicit --volume" {
+	diff_case volume bind --volume "$VOL:/mnt/nh-volume" --annotation nh.test/team=rt -- sh
+	podman_wrote "prestart=bind createRuntime=bind-rt poststart=legacy-bind"
+	diff_case no-volume bind --annotation nh.test/team=rt -- sh
+	podman_wrote ""
+}
+
+@test "podman diff: 0.1.0 files: conditions ORed, synonyms, no version, no arguments" {
+	diff_case silver-sh legacy --annotation nh.test/tier=silver -- sh
+	podman_wrote "prestart=legacy-annot,legacy-two poststart=-,legacy-two"
+	diff_case abs-sleep legacy -- /bin/sleep 30
+	podman_wrote "createRuntime=legacy-or"
+	diff_case top-rt legacy --annotation nh.test/team=rt -- top
+	podman_wrote "prestart=legacy-two createRuntime=legacy-or poststart=legacy-two"
+	diff_case plain-sh legacy -- sh
+	podman_wrote "poststart=-"
+}
+
+@test "podman diff: hook fields, stage order within a file, key case, unknown and duplicate keys" {
+	diff_case plain fields -- sh
+	podman_wrote "prestart=multi-stage createRuntime=env-timeout createContainer=caseins,unknown-keys,dup-last,multi-stage startContainer=multi-stage,- poststart=env-timeout"
+	# Podman never writes poststop; nodehook reports it (the caller runs it).
+	nh_assert_eq '[{"path":"'"$NOOP"'","args":["nh-noop","poststop-only"]}]' \
+		"$(jq -c .poststop <<<"$NH_OUT")" "nodehook's poststop"
+}
+
+@test "podman diff: every directory at once" {
+	local all="low high extra annot cmds bind legacy fields"
+	diff_case everything-plain "$all" -- sh
+	diff_case everything-gold "$all" "${GOLD_RT[@]}" --annotation nh.test/cpus=1 \
+		--volume "$VOL:/mnt/nh-volume" -- /bin/sleep 30
+}
