@@ -5,6 +5,7 @@
 #define EXIT_USAGE 2
 
 int cmd_hooks(int argc, char **argv);
+int cmd_hook(int argc, char **argv);
 
 /* Prints "nodehook: <msg>" to stderr: the one place errors reach the user. */
 void print_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -10,20 +10,21 @@
 #include "sysroot.h"
 
 static const char usage_text[] =
-	"Usage: nodehook [--sysroot DIR] COMMAND [OPTIONS]\n"
-	"\n"
-	"Node tuning for Kubernetes containers, through OCI hooks and hooks.d.\n"
-	"\n"
-	"Commands:\n"
-	"  hooks match    print the hooks.d hooks that apply to a container, as JSON\n"
-	"  hooks inject   append the hooks.d hooks that apply to a bundle's config.json\n"
-	"\n"
-	"Options:\n"
-	"  --sysroot DIR  find the node's /etc, /proc and /sys under DIR (default /)\n"
-	"  -h, --help     show this help\n"
-	"  --version      show the version\n"
-	"\n"
-	"Run 'nodehook COMMAND --help' for a command's options.\n";
+    "Usage: nodehook [--sysroot DIR] COMMAND [OPTIONS]\n"
+    "\n"
+    "Node tuning for Kubernetes containers, through OCI hooks and hooks.d.\n"
+    "\n"
+    "Commands:\n"
+    "  hook           run as an OCI hook: apply or undo node tuning for a container\n"
+    "  hooks match    print the hooks.d hooks that apply to a container, as JSON\n"
+    "  hooks inject   append the hooks.d hooks that apply to a bundle's config.json\n"
+    "\n"
+    "Options:\n"
+    "  --sysroot DIR  find the node's /etc, /proc and /sys under DIR (default /)\n"
+    "  -h, --help     show this help\n"
+    "  --version      show the version\n"
+    "\n"
+    "Run 'nodehook COMMAND --help' for a command's options.\n";
 
 void print_error(const char *fmt, ...)
 {
@@ -48,10 +49,10 @@ void print_warning(const char *fmt, ...)
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{"sysroot", required_argument, NULL, 'r'},
-		{0},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"sysroot", required_argument, NULL, 'r'},
+	    {0},
 	};
 	int c;
 	/* '+': stop at the first non-option, the command; its options are its own. */
@@ -82,6 +83,8 @@ int main(int argc, char **argv)
 
 	if (strcmp(command, "hooks") == 0)
 		return cmd_hooks(sub_argc, sub_argv);
+	if (strcmp(command, "hook") == 0)
+		return cmd_hook(sub_argc, sub_argv);
 	if (strcmp(command, "help") == 0) {
 		fputs(usage_text, stdout);
 		return 0;

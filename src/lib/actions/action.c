@@ -1,0 +1,31 @@
+#include "action.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static const struct action_ops *const table[NH_ACTION__MAX] = {
+    [NH_ACTION_CPU_LOAD_BALANCING] = &cpu_load_balancing_ops,
+};
+
+const struct action_ops *action_lookup(enum nh_action id)
+{
+	return id >= 0 && id < NH_ACTION__MAX ? table[id] : NULL;
+}
+
+int action_record_save(struct action_context *ctx, struct nh_error **err)
+{
+	return state_record_write(ctx->store, ctx->record, err);
+}
+
+void action_crash_point(void)
+{
+	static long counter;
+	static long crash_at = -1;
+	if (crash_at < 0) {
+		const char *env = getenv("NODEHOOK_TEST_CRASH_AT");
+		crash_at = env ? strtol(env, NULL, 10) : 0;
+	}
+	if (crash_at > 0 && ++counter == crash_at)
+		(void)kill(getpid(), SIGKILL);
+}

@@ -1,0 +1,227 @@
+#include "lifecycle.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "action.h"
+#include "cleanup.h"
+#include "fileio.h"
+#include "log.h"
+#include "sysroot.h"
+#include "xalloc.h"
+
+/* The runtime that runs a hook is its parent (runc or crun, or a wrapper that exec'ed them). */
+static void runtime_from_parent(char **ret_path, char **ret_root)
+{
+	char rel[64];
+	snprintf(rel, sizeof(rel), "/proc/%d/exe", (int)getppid());
+	_cleanup_free_ char *exe_link = sysroot_path(rel);
+	char exe[4096];
+	ssize_t n = readlink(exe_link, exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return;
+	exe[n] = '\0';
+	snprintf(rel, sizeof(rel), "/proc/%d/cmdline", (int)getppid());
+	_cleanup_free_ char *cmdline_path = sysroot_path(rel);
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0;
+	_cleanup_error_ struct nh_error *err = NULL;
+	if (read_file_at(AT_FDCWD, cmdline_path, 1u << 20, &buf, &len, &err) < 0)
+		return;
+	/* Global options come before the command: --root R, --root=R, -root R (runc). */
+	for (size_t i = 0; i < len;) {
+		const char *arg = buf + i;
+		size_t arg_len = strlen(arg);
+		const char *next = i + arg_len + 1 < len ? buf + i + arg_len + 1 : NULL;
+		if ((strcmp(arg, "--root") == 0 || strcmp(arg, "-root") == 0) && next) {
+			*ret_root = xstrdup(next);
+			break;
+		}
+		if (strncmp(arg, "--root=", 7) == 0) {
+			*ret_root = xstrdup(arg + 7);
+			break;
+		}
+		if (strcmp(arg, "create") == 0 || strcmp(arg, "run") == 0)
+			break;
+		i += arg_len + 1;
+	}
+	*ret_path = xstrdup(exe);
+}
+
+int lifecycle_record_open(struct state_store *store, const struct container_info *c,
+			  struct container_record *ret, struct nh_error **err)
+{
+	int r = state_record_read(store, c->id, ret, err);
+	if (r != 0)
+		return r < 0 ? r : 0;
+	struct container_record rec = {0};
+	rec.id = xstrdup(c->id);
+	rec.pid = c->pid;
+	if (c->pid > 0) {
+		struct nh_error *e = NULL;
+		if (process_start_time(c->pid, &rec.pid_start, &e) < 0) {
+			log_debug("start time of pid %d: %s", (int)c->pid, e->msg);
+			nh_error_free(e);
+		}
+	}
+	runtime_from_parent(&rec.runtime_path, &rec.runtime_root);
+	rec.pod_namespace = c->pod_namespace ? xstrdup(c->pod_namespace) : NULL;
+	rec.pod_name = c->pod_name ? xstrdup(c->pod_name) : NULL;
+	rec.container_name = c->container_name ? xstrdup(c->container_name) : NULL;
+	rec.since = (int64_t)time(NULL);
+	*ret = rec;
+	return 0;
+}
+
+static bool record_empty(const struct container_record *rec)
+{
+	for (int a = 0; a < NH_ACTION__MAX; a++)
+		if (rec->actions[a].present)
+			return false;
+	return true;
+}
+
+static void action_record_forget(struct action_record *ar)
+{
+	free(ar->backend);
+	free(ar->cpus);
+	free(ar->cgroup);
+	*ar = (struct action_record){0};
+}
+
+/* Saves the record, or removes it when it holds no action any more. */
+static int record_sync(struct state_store *store, struct container_record *rec,
+		       struct nh_error **err)
+{
+	if (record_empty(rec))
+		return state_record_remove(store, rec->id, err);
+	return state_record_write(store, rec, err);
+}
+
+int lifecycle_apply(struct state_store *store, const struct node_config *config,
+		    const struct container_info *c, struct container_record *rec, enum nh_action a,
+		    struct nh_error **err)
+{
+	const struct action_ops *ops = action_lookup(a);
+	struct action_record *ar = &rec->actions[a];
+	if (ar->present && ar->applied) {
+		log_info("%s: already applied", nh_action_to_string(a));
+		return 0;
+	}
+	struct action_context ctx = {
+	    .store = store, .config = config, .container = c, .record = rec, .action = a};
+	int r = ops->apply(&ctx, err);
+	if (r < 0) {
+		_cleanup_error_ struct nh_error *undo_err = NULL;
+		if (ar->present && ops->undo(&ctx, &undo_err) < 0) {
+			log_warning("%s: rollback failed: %s; the record stays for 'nodehook gc'",
+				    nh_action_to_string(a), undo_err->msg);
+			return r;
+		}
+		action_record_forget(ar);
+		_cleanup_error_ struct nh_error *sync_err = NULL;
+		if (record_sync(store, rec, &sync_err) < 0)
+			log_warning("%s, ignoring", sync_err->msg);
+		return r;
+	}
+	ar->applied = true;
+	return state_record_write(store, rec, err);
+}
+
+int lifecycle_undo(struct state_store *store, const struct node_config *config,
+		   struct container_record *rec, struct nh_error **err)
+{
+	for (int a = NH_ACTION__MAX; a-- > 0;) {
+		if (!rec->actions[a].present)
+			continue;
+		const struct action_ops *ops = action_lookup((enum nh_action)a);
+		struct action_context ctx = {
+		    .store = store, .config = config, .record = rec, .action = (enum nh_action)a};
+		int r = ops->undo(&ctx, err);
+		if (r < 0)
+			return nh_error_wrap(err, "undo %s",
+					     nh_action_to_string((enum nh_action)a));
+		action_record_forget(&rec->actions[a]);
+		r = record_sync(store, rec, err);
+		if (r < 0)
+			return r;
+	}
+	return state_record_remove(store, rec->id, err);
+}
+
+int lifecycle_guard(struct state_store *store, const struct node_config *config,
+		    struct nh_error **err)
+{
+	for (int a = 0; a < NH_ACTION__MAX; a++) {
+		const struct action_ops *ops = action_lookup((enum nh_action)a);
+		if (!ops->guard)
+			continue;
+		struct action_context ctx = {
+		    .store = store, .config = config, .action = (enum nh_action)a};
+		int r = ops->guard(&ctx, err);
+		if (r < 0)
+			return nh_error_wrap(err, "guard %s",
+					     nh_action_to_string((enum nh_action)a));
+	}
+	return 0;
+}
+
+/* Asks the runtime for the container's state: 1 known, 0 unknown, <0 could not ask. */
+static int runtime_knows(const struct container_record *rec, struct nh_error **err)
+{
+	if (!rec->runtime_path)
+		return 0;
+	const char *argv[8];
+	int n = 0;
+	argv[n++] = rec->runtime_path;
+	if (rec->runtime_root) {
+		argv[n++] = "--root";
+		argv[n++] = rec->runtime_root;
+	}
+	argv[n++] = "state";
+	argv[n++] = rec->id;
+	argv[n] = NULL;
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	pid_t pid = 0;
+	extern char **environ;
+	int r = posix_spawn(&pid, rec->runtime_path, &fa, NULL, (char *const *)argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (r != 0) {
+		if (r == ENOENT)
+			return 0; /* the runtime itself is gone: it knows nothing */
+		return nh_error_set_errno(err, r, "run %s state %s", rec->runtime_path, rec->id);
+	}
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			return nh_error_set_errno(err, errno, "wait for %s", rec->runtime_path);
+	}
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+int lifecycle_container_gone(const struct container_record *rec, struct nh_error **err)
+{
+	int r = runtime_knows(rec, err);
+	if (r < 0)
+		return r;
+	if (r > 0)
+		return 0;
+	uint64_t start = 0;
+	r = process_start_time(rec->pid, &start, err);
+	if (r < 0)
+		return r;
+	/* The same process still runs (or one we cannot tell from it: no start time recorded). */
+	if (r > 0 && (!rec->pid_start || start == rec->pid_start))
+		return 0;
+	return 1;
+}

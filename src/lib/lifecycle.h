@@ -1,0 +1,40 @@
+/* The sequences that change the node, shared by `nodehook hook`, the operator commands
+ * (restore, gc) and the runtime wrapper. Every function here expects the state store locked
+ * exclusively by the caller.
+ *
+ * Ownership rule: records passed in stay the caller's; lifecycle functions update them. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "container.h"
+#include "error.h"
+#include "node_config.h"
+#include "state_store.h"
+
+/* Reads the container's record, or starts a new one from what is known about it: ids, pod
+ * names, pid and its start time, and the runtime that ran us (our parent process, with its
+ * --root), so that gc can later ask that runtime whether it still knows the container. */
+int lifecycle_record_open(struct state_store *store, const struct container_info *c,
+			  struct container_record *ret, struct nh_error **err);
+
+/* Applies one action. Idempotent: an action already applied for this container is left as it
+ * is. On failure, whatever was applied is rolled back (a rollback failure is logged, and the
+ * record kept for gc), and the first error is returned. */
+int lifecycle_apply(struct state_store *store, const struct node_config *config,
+		    const struct container_info *c, struct container_record *rec, enum nh_action a,
+		    struct nh_error **err) __attribute__((warn_unused_result));
+
+/* Undoes every action in the record, in reverse order, and removes the record once all of them
+ * are undone. On failure the record stays, for a later restore or gc. */
+int lifecycle_undo(struct state_store *store, const struct node_config *config,
+		   struct container_record *rec, struct nh_error **err)
+    __attribute__((warn_unused_result));
+
+/* Runs every action's guard (a container that asked for nothing started). */
+int lifecycle_guard(struct state_store *store, const struct node_config *config,
+		    struct nh_error **err);
+
+/* Whether the container of a record is gone: the runtime that created it no longer knows the
+ * id, and its pid is gone, a zombie, or reused (another start time). Returns 1 gone, 0 alive. */
+int lifecycle_container_gone(const struct container_record *rec, struct nh_error **err);

@@ -1,0 +1,88 @@
+/* The node configuration: /etc/nodehook/config.json, or the file named by $NODEHOOK_CONFIG.
+ *
+ * {
+ *   "state_dir": "/run/nodehook",            records of what nodehook changed (tmpfs)
+ *   "sysroot": "/",                          where /etc, /proc and /sys are found
+ *   "annotation_domains": ["crio.io"],       honoured besides nodehook.io
+ *   "cri": "auto",                           whose annotations name pods:
+ * auto|containerd|cri-o|none "hooks_dirs": [...],                     hooks.d directories, lowest
+ * precedence first "runtime": "/usr/bin/runc",              what nodehook-runtime execs "actions":
+ * { "cpu-load-balancing": { "enabled": true, "allowed_namespaces": ["*"],         glob patterns; ""
+ * (no pod) matches "*" only "on_error": "fail",                  fail: the container start fails;
+ * log: it goes on "backend": "auto"                    action-specific
+ *     }
+ *   }
+ * }
+ *
+ * Unknown keys are errors: a misspelt key in a node's policy must not silently fall back to a
+ * default. A missing default file means the defaults; a missing $NODEHOOK_CONFIG file is an
+ * error (someone asked for it).
+ *
+ * Ownership rule: node_config_load() returns a config the caller frees with node_config_free(). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "error.h"
+
+#define NODE_CONFIG_DEFAULT_PATH "/etc/nodehook/config.json"
+#define NODE_CONFIG_ENV "NODEHOOK_CONFIG"
+
+enum on_error {
+	ON_ERROR_FAIL,
+	ON_ERROR_LOG,
+	ON_ERROR__MAX,
+	ON_ERROR__INVALID = -22,
+};
+
+enum cri_kind {
+	CRI_AUTO,
+	CRI_CONTAINERD,
+	CRI_CRIO,
+	CRI_NONE,
+	CRI__MAX,
+	CRI__INVALID = -22,
+};
+
+/* The built-in actions, in the order they are applied (undone in reverse). */
+enum nh_action {
+	NH_ACTION_CPU_LOAD_BALANCING,
+	NH_ACTION__MAX,
+	NH_ACTION__INVALID = -22,
+};
+
+const char *nh_action_to_string(enum nh_action a);
+enum nh_action nh_action_from_string(const char *s);
+
+struct action_policy {
+	bool enabled;
+	char **allowed_namespaces; /* NULL-terminated globs */
+	enum on_error on_error;
+	char *backend; /* "auto" unless set */
+};
+
+struct node_config {
+	char *path; /* the file read, or NULL for built-in defaults */
+	char *state_dir;
+	char *sysroot;
+	char **annotation_domains; /* NULL-terminated; always starts with "nodehook.io" */
+	enum cri_kind cri;
+	char **hooks_dirs;
+	char *runtime;
+	struct action_policy actions[NH_ACTION__MAX];
+};
+
+/* Loads $NODEHOOK_CONFIG, else the default path, else the defaults. */
+int node_config_load(struct node_config **ret, struct nh_error **err);
+
+/* Loads one file; path NULL means the defaults only. */
+int node_config_load_file(const char *path, bool missing_ok, struct node_config **ret,
+			  struct nh_error **err);
+
+int node_config_parse(const char *path, const char *content, size_t len, struct node_config **ret,
+		      struct nh_error **err);
+
+struct node_config *node_config_free(struct node_config *c);
+void node_config_freep(struct node_config **c);
+#define _cleanup_node_config_ __attribute__((cleanup(node_config_freep)))
