@@ -55,7 +55,7 @@ static void split_tabs(const char *line, char **fields, size_t max, size_t *ret_
 }
 
 /* Checks one table line; returns NULL, or what went wrong. */
-static char *check_row(const char *line)
+static char *check_row(const char *line, void *ctx)
 {
 	char *f[3] = {NULL, NULL, NULL};
 	size_t n = 0;
@@ -98,17 +98,7 @@ static char *check_row(const char *line)
 /* A group of table lines: every line is checked, and all failures are reported. */
 static void test_table_group(void **state)
 {
-	const struct tu_record *rec = *state;
-	size_t failures = 0;
-	for (size_t i = 0; i < rec->n_lines; i++) {
-		_cleanup_free_ char *problem = check_row(rec->lines[i]);
-		if (problem) {
-			print_error("regex_go.test:%u: %s\n", rec->line_numbers[i], problem);
-			failures++;
-		}
-	}
-	if (failures)
-		fail_msg("%zu of %zu lines failed", failures, rec->n_lines);
+	tu_check_lines(*state, 0, check_row, NULL);
 }
 
 static void assert_too_expensive(const char *pattern, const char *subject, size_t len)

@@ -133,6 +133,22 @@ size_t tu_suite_add_records(struct tu_suite *s, const char *name, CMUnitTestFunc
 	return count;
 }
 
+void tu_check_lines(const struct tu_record *rec, size_t first,
+		    char *(*check)(const char *line, void *ctx), void *ctx)
+{
+	size_t failures = 0;
+	_cleanup_free_ char *file = xstrndup(rec->where, strcspn(rec->where, ":"));
+	for (size_t i = first; i < rec->n_lines; i++) {
+		_cleanup_free_ char *problem = check(rec->lines[i], ctx);
+		if (problem) {
+			print_error("%s:%u: %s\n", file, rec->line_numbers[i], problem);
+			failures++;
+		}
+	}
+	if (failures)
+		fail_msg("%zu of %zu lines failed", failures, rec->n_lines - first);
+}
+
 static int hex_value(char c)
 {
 	if (c >= '0' && c <= '9')

@@ -56,6 +56,11 @@ void tu_record_free(void *r);
  * "file:line title", running f with the record as its state. Returns the number of records. */
 size_t tu_suite_add_records(struct tu_suite *s, const char *name, CMUnitTestFunction f);
 
+/* Checks rec->lines[first..] with check(line, ctx), which returns NULL or what went wrong (freed
+ * here). Every failing line is reported with its file and line number, then the case fails. */
+void tu_check_lines(const struct tu_record *rec, size_t first,
+		    char *(*check)(const char *line, void *ctx), void *ctx);
+
 /* Path of a data file: $NODEHOOK_TEST_DATA/name, or data/name. */
 char *tu_data_path(const char *name);
 
