@@ -185,10 +185,11 @@ static void check_exclusive(struct container_info *c, json_object *cpu)
 	size_t n = cpuset_count(&c->cpus);
 	int64_t shares = 0, quota = 0, period = 0;
 	if (!cpu_resource_int(cpu, "shares", &shares) || shares != (int64_t)n * 1024) {
-		c->not_exclusive_reason = xasprintf(
-		    "it is not a Guaranteed pod with integer CPUs: cpu.shares is not %zu x 1024 "
-		    "for cpuset %s",
-		    n, "(see linux.resources.cpu)");
+		_cleanup_free_ char *list = cpuset_format_list(&c->cpus);
+		c->not_exclusive_reason =
+		    xasprintf("it is not a Guaranteed pod with integer CPUs: cpu.shares is not "
+			      "%zu x 1024 for cpuset %s",
+			      n, list);
 		return;
 	}
 	if (cpu_resource_int(cpu, "quota", &quota) && quota > 0 &&
