@@ -164,8 +164,12 @@ static int check_hooks_shape(struct oci_config *c, struct nh_error **err)
 	if (!json_object_is_type(hooks, json_type_object))
 		return nh_error_set(err, EINVAL, "hooks: expected an object, got %s",
 				    json_type_label(hooks));
+	/* Only the stages nodehook appends to: other keys are the runtime's business (runc
+	 * ignores them), so their shape is not ours to refuse. */
 	json_object_object_foreach(hooks, stage, list)
 	{
+		if (oci_stage_from_string(stage) < 0)
+			continue;
 		if (list && !json_object_is_type(list, json_type_array))
 			return nh_error_set(err, EINVAL, "hooks.%s: expected an array, got %s", stage,
 					    json_type_label(list));
