@@ -36,13 +36,14 @@ setup_file() {
 	write_hooks_dirs
 
 	# Can podman create and init a container here at all? If not, say why and skip the file.
-	local out name=nh-${NH_PODMAN_DIR##*/nh-podman-}-probe
-	if ! out=$(nh_podman create --name "$name" --network none --rootfs "$ROOTFS" true 2>&1 &&
-		nh_podman init "$name" 2>&1); then
-		nh_podman rm -f -t 0 "$name" >/dev/null 2>&1 || true
-		skip "podman cannot create and init a container here: $(printf '%s' "$out" | tail -n 1)"
+	local out cid name=nh-${NH_PODMAN_DIR##*/nh-podman-}-probe
+	if ! cid=$(nh_podman create --name "$name" --network none --rootfs "$ROOTFS" true 2>"$NH_PODMAN_DIR/probe.err") ||
+		! nh_podman init "$name" >/dev/null 2>>"$NH_PODMAN_DIR/probe.err"; then
+		out=$(tail -n 1 "$NH_PODMAN_DIR/probe.err")
+		nh_podman_teardown
+		skip "podman cannot create and init a container here: $out"
 	fi
-	nh_podman_note_started "$name"
+	nh_podman_note_started "$cid"
 	nh_podman rm -f -t 0 "$name" >/dev/null 2>&1
 }
 
@@ -101,6 +102,18 @@ write_hooks_dirs() {
 	v1 annot 45-empty.json empty-annotations '{"annotations": {}}' '["prestart"]'
 	v1 annot 46-always-and-annot.json always-gold '{"always": true, "annotations": {"^nh\\.test/tier$": "^gold"}}' '["createContainer"]'
 
+	# regex: Go RE2 semantics where PCRE2 or POSIX would differ: \b, \s and \w ASCII-only, . and
+	# [^a] on a multi-byte rune, Unicode case folding, \pN, an unterminated counted repetition
+	# taken literally, \Q..\E, (?U), the empty pattern. (No newlines: podman's --annotation
+	# parsing cuts a value at the first one.)
+	local re f l r
+	for re in 'r01 bound \\bgo\\b' 'r02 dot ^.$' 'r03 ci (?i)^élan$' 'r04 word ^\\w+$' \
+		'r05 brace ^a{2$' 'r06 class ^[[:alpha:]]+\\pN$' 'r07 space ^a\\sb$' 'r08 rune ^[^a]$' \
+		'r09 quote ^\\Qa.b\\E$' 'r10 lazy (?U)^a+$' 'r11 empty '; do
+		read -r f l r <<<"$re"
+		v1 regex "$f.json" "$l" "{\"annotations\": {\"^nh\\\\.re/$l$\": \"$r\"}}" '["createRuntime"]'
+	done
+
 	# cmds: process.args[0] as written; commands decide last, even after always or annotations.
 	v1 cmds 50-commands.json cmds '{"commands": ["^/bin/sleep$", "^top$"]}' '["createRuntime"]'
 	v1 cmds 51-always-cmds.json always-sleep '{"always": true, "commands": ["^sleep$"]}' '["createRuntime"]'
@@ -150,14 +163,14 @@ diff_case() {
 	for d in $dirs; do
 		hd+=(--hooks-dir "$HK/$d")
 	done
-	local cname cfg
+	local cname cid cfg
 	cname=$(nh_id "$name")
 	nh_podman_track "$cname"
-	nh_podman "${hd[@]}" create --name "$cname" --network none "${opts[@]}" --rootfs "$ROOTFS" "$@" >/dev/null ||
+	cid=$(nh_podman "${hd[@]}" create --name "$cname" --network none "${opts[@]}" --rootfs "$ROOTFS" "$@") ||
 		nh_fail "$name: podman create failed" || return 1
 	nh_podman "${hd[@]}" init "$cname" >/dev/null || nh_fail "$name: podman init failed" || return 1
-	nh_podman_note_started "$cname"
-	cfg=$(nh_podman inspect --format '{{.OCIConfigPath}}' "$cname") || return 1
+	nh_podman_note_started "$cid"
+	cfg=$(nh_podman_config "$cid") || return 1
 	cp "$cfg" "$NH_T/$name.podman.json"
 	jq 'del(.hooks)' "$cfg" >"$NH_T/$name.config.json"
 	NH_OUT=$(nodehook hooks match --config "$NH_T/$name.config.json" "${hd[@]}" \
@@ -171,8 +184,8 @@ diff_case() {
 	SUMMARY=$(sed -n 2p <<<"$verdict")
 	[ "$(head -n 1 <<<"$verdict")" = same ] && return 0
 	nh_fail "$name: podman and nodehook disagree (dirs: $dirs; $bind; podman create ${opts[*]} $*)" \
-		"podman (config.json .hooks):" "$(jq -S '.hooks // {}' "$NH_T/$name.podman.json")" \
-		"nodehook hooks match, poststop dropped:" "$(jq -S 'del(.poststop)' <<<"$NH_OUT")" \
+		"$(diff -u --label "podman: config.json .hooks" --label "nodehook hooks match, poststop dropped" \
+			<(jq -S '.hooks // {}' "$NH_T/$name.podman.json") <(jq -S 'del(.poststop)' <<<"$NH_OUT"))" \
 		"annotations: $(jq -c .annotations "$NH_T/$name.config.json")" \
 		"process.args: $(jq -c .process.args "$NH_T/$name.config.json")"
 }
@@ -214,6 +227,19 @@ GOLD_RT=(--annotation nh.test/tier=gold --annotation nh.test/team=rt)
 	podman_wrote "prestart=anykey-rt,unanchored createContainer=always-gold"
 	diff_case level annot --annotation nh.test/level=GOLD --annotation nh.test/cpus=12 -- sh
 	podman_wrote "createRuntime=regex-ci poststart=digits"
+}
+
+@test "podman diff: regexes follow Go's RE2 on UTF-8 annotation values" {
+	diff_case regex-a regex --annotation 'nh.re/bound=to go now' --annotation nh.re/dot=é \
+		--annotation nh.re/ci=ÉLAN --annotation nh.re/word=café --annotation 'nh.re/brace=a{2' \
+		--annotation nh.re/class=abc٣ --annotation 'nh.re/space=a b' --annotation nh.re/rune=é \
+		--annotation nh.re/quote=a.b --annotation nh.re/lazy=aaa --annotation nh.re/empty= -- sh
+	podman_wrote "createRuntime=bound,dot,ci,brace,class,space,rune,quote,lazy,empty"
+	diff_case regex-b regex --annotation nh.re/bound=gopher --annotation nh.re/dot=ab \
+		--annotation nh.re/ci=elan --annotation nh.re/word=cafe --annotation nh.re/brace=aa \
+		--annotation nh.re/class=abc3 --annotation $'nh.re/space=a\u00a0b' --annotation nh.re/rune=ab \
+		--annotation nh.re/quote=axb -- sh
+	podman_wrote "createRuntime=word,class"
 }
 
 @test "podman diff: commands match process.args[0] and decide last" {

@@ -321,10 +321,18 @@ nh_podman_track() {
 	echo "$1" >>"$NH_T/.podman"
 }
 
-nh_podman_note_started() {
-	local info
-	info=$(nh_podman inspect --format '{{.ID}} {{.State.ConmonPid}}' "$1" 2>/dev/null) || return 0
-	echo "$info" >>"$NH_PODMAN_DIR/started"
+nh_podman_note_started() { # ID (the full one that create prints)
+	local pid
+	pid=$(cat "$NH_PODMAN_DIR/runroot/overlay-containers/$1/userdata/conmon.pid" 2>/dev/null) || return 0
+	echo "$1 $pid" >>"$NH_PODMAN_DIR/started"
+}
+
+# nh_podman_config ID: prints the path of a container's bundle config.json (the storage userdata
+# directory, where `podman inspect --format '{{.OCIConfigPath}}'` points), without running podman.
+nh_podman_config() {
+	local f=$NH_PODMAN_DIR/root/overlay-containers/$1/userdata/config.json
+	[ -f "$f" ] || f=$(nh_podman inspect --format '{{.OCIConfigPath}}' "$1") || return 1
+	echo "$f"
 }
 
 # Removes the containers named in FILE (one a line).
