@@ -48,6 +48,13 @@ void print_warning(const char *fmt, ...)
 
 int main(int argc, char **argv)
 {
+	/* Installed as nodehook-runtime (a link to this binary), it is the runtime wrapper, and
+	 * every argument belongs to the runtime. */
+	const char *self = strrchr(argv[0], '/');
+	self = self ? self + 1 : argv[0];
+	if (strcmp(self, "nodehook-runtime") == 0)
+		return cmd_runtime(argc, argv);
+
 	static const struct option options[] = {
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
@@ -85,6 +92,12 @@ int main(int argc, char **argv)
 		return cmd_hooks(sub_argc, sub_argv);
 	if (strcmp(command, "hook") == 0)
 		return cmd_hook(sub_argc, sub_argv);
+	if (strcmp(command, "runtime") == 0) {
+		/* nodehook runtime [--] ARGS: the wrapper, with ARGS as the runtime's arguments. */
+		int skip = sub_argc > 1 && strcmp(sub_argv[1], "--") == 0 ? 1 : 0;
+		sub_argv[skip] = (char *)"nodehook-runtime";
+		return cmd_runtime(sub_argc - skip, sub_argv + skip);
+	}
 	if (strcmp(command, "help") == 0) {
 		fputs(usage_text, stdout);
 		return 0;

@@ -1,0 +1,298 @@
+/* nodehook-runtime: a transparent runc/crun wrapper (a containerd runtime handler's
+ * BinaryName, a CRI-O runtime_path, podman --runtime).
+ *
+ * argv is passed on unchanged, argv[0] replaced by the node config's "runtime". On create and
+ * run it first injects the hooks.d hooks that match into the bundle's config.json (nodehook's
+ * own hook files among them, so its actions work under containerd as under CRI-O). After delete
+ * of a container that still has a nodehook record (its poststop hook did not run), it undoes
+ * the record. Every other command is a single execve.
+ *
+ * Output: nothing on success. When nodehook itself fails a command, the reason goes to the
+ * --log file (JSON line with --log-format json, as runc writes them, which containerd reports),
+ * and to stderr unless the command is create/run with a --log file (there stderr is the
+ * container's). The runtime is not run then, and the exit status is 1. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "commands.h"
+#include "container.h"
+#include "fileio.h"
+#include "hooks_dir.h"
+#include "hooks_match.h"
+#include "json_util.h"
+#include "lifecycle.h"
+#include "log.h"
+#include "node_config.h"
+#include "oci_config.h"
+#include "runtime_args.h"
+#include "state_store.h"
+#include "sysroot.h"
+#include "xalloc.h"
+
+/* Appends one line to the caller's --log, in the format it asked for. */
+static void log_to_runtime_log(const struct runtime_args *a, const char *msg)
+{
+	if (!a->log)
+		return;
+	_cleanup_close_ int fd =
+	    open(a->log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+	if (fd < 0)
+		return;
+	char when[64];
+	time_t now = time(NULL);
+	struct tm tm;
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+	_cleanup_free_ char *line = NULL;
+	if (a->log_format && strcmp(a->log_format, "json") == 0) {
+		_cleanup_json_ json_object *o = json_object_new_object();
+		json_object_object_add(o, "level", json_object_new_string("error"));
+		_cleanup_free_ char *full = xasprintf("nodehook: %s", msg);
+		json_object_object_add(o, "msg", json_object_new_string(full));
+		json_object_object_add(o, "time", json_object_new_string(when));
+		line = xasprintf("%s\n", json_to_string(o, NULL));
+	} else {
+		line = xasprintf("time=\"%s\" level=error msg=\"nodehook: %s\"\n", when, msg);
+	}
+	(void)write_all(fd, line, strlen(line));
+}
+
+__attribute__((format(printf, 2, 3))) static int fail(const struct runtime_args *a, const char *fmt,
+						      ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	_cleanup_free_ char *msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	log_error("%s", msg);
+	log_to_runtime_log(a, msg);
+	bool container_stdio = a->command == RUNTIME_CMD_CREATE || a->command == RUNTIME_CMD_RUN;
+	if (!container_stdio || !a->log)
+		fprintf(stderr, "nodehook: %s\n", msg);
+	return 1;
+}
+
+/* Injects the matching hooks.d hooks into the bundle's config.json. */
+static int prepare_create(const struct runtime_args *a, const struct node_config *config)
+{
+	if (!a->id || !container_id_valid(a->id))
+		return fail(a,
+			    "container id '%.64s' is not valid (runc's alphabet: "
+			    "[A-Za-z0-9_+.-])",
+			    a->id ? a->id : "");
+	const char *bundle = a->bundle ? a->bundle : ".";
+	_cleanup_free_ char *config_path = NULL;
+	if (a->config)
+		config_path = a->config[0] == '/' ? xstrdup(a->config)
+						  : xasprintf("%s/%s", bundle, a->config);
+	else
+		config_path = xasprintf("%s/config.json", bundle);
+
+	_cleanup_error_ struct nh_error *err = NULL;
+	_cleanup_oci_config_ struct oci_config *oci = NULL;
+	if (oci_config_load(config_path, &oci, &err) < 0)
+		return fail(a, "%s", err->msg);
+
+	size_t n_dirs = 0;
+	while (config->hooks_dirs[n_dirs])
+		n_dirs++;
+	_cleanup_strv_ char **dirs = xcalloc(n_dirs + 1, sizeof(char *));
+	for (size_t i = 0; i < n_dirs; i++)
+		dirs[i] = sysroot_path(config->hooks_dirs[i]);
+	_cleanup_free_ char *cache_dir = xasprintf("%s/cache", config->state_dir);
+	/* The cache lives in the state dir: create it (0700) if this is the first use. */
+	(void)mkdir(config->state_dir, 0700);
+	_cleanup_hooks_set_ struct hooks_set *set = NULL;
+	if (hooks_set_load((const char *const *)dirs, n_dirs, HOOKS_LOAD_STRICT, cache_dir, &set,
+			   &err) < 0)
+		return fail(a, "%s", err->msg);
+
+	struct hooks_result result = {0};
+	if (hooks_match(set, &oci->facts, PRESTART_AS_CREATE_RUNTIME, &result, &err) < 0)
+		return fail(a, "%s", err->msg);
+	if (!result.any_matched)
+		return 0;
+	int r = oci_config_inject(oci, &result, &err);
+	hooks_result_clear(&result);
+	if (r < 0)
+		return fail(a, "%s: %s", config_path, err->msg);
+	size_t len = 0;
+	const char *text = oci_config_to_string(oci, &len);
+	if (write_file_atomic(config_path, text, len, 0644, &err) < 0)
+		return fail(a, "%s", err->msg);
+	return 0;
+}
+
+static char **runtime_argv(const char *runtime, int argc, char **argv)
+{
+	char **out = xcalloc((size_t)argc + 1, sizeof(char *));
+	out[0] = (char *)runtime;
+	for (int i = 1; i < argc; i++)
+		out[i] = argv[i];
+	return out;
+}
+
+static int exec_runtime(const struct runtime_args *a, const char *runtime, int argc, char **argv)
+{
+	char **args = runtime_argv(runtime, argc, argv);
+	log_close();
+	execv(runtime, args);
+	int e = errno;
+	free(args);
+	return fail(a, "exec %s: %s", runtime, strerror(e));
+}
+
+static volatile sig_atomic_t child_pid;
+
+static void forward_signal(int sig)
+{
+	if (child_pid > 0)
+		(void)kill((pid_t)child_pid, sig);
+}
+
+/* Runs the runtime as a child with every catchable signal forwarded to it; returns its wait
+ * status. */
+static int run_runtime_child(const struct runtime_args *a, const char *runtime, int argc,
+			     char **argv, int *ret_status)
+{
+	static const int forwarded[] = {SIGHUP,	 SIGINT,  SIGQUIT, SIGTERM,  SIGUSR1,
+					SIGUSR2, SIGPIPE, SIGALRM, SIGWINCH, SIGCONT};
+	struct sigaction sa = {.sa_handler = forward_signal};
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
+		(void)sigaction(forwarded[i], &sa, NULL);
+
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	if (pid < 0)
+		return fail(a, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		struct sigaction dfl = {.sa_handler = SIG_DFL};
+		sigemptyset(&dfl.sa_mask);
+		for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
+			(void)sigaction(forwarded[i], &dfl, NULL);
+		/* The runtime must not outlive us: nodehook is what the caller waits for. */
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+		execv(runtime, runtime_argv(runtime, argc, argv));
+		fprintf(stderr, "nodehook: exec %s: %s\n", runtime, strerror(errno));
+		_exit(127);
+	}
+	child_pid = pid;
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			return fail(a, "wait for %s: %s", runtime, strerror(errno));
+	}
+	child_pid = 0;
+	*ret_status = status;
+	return 0;
+}
+
+/* Mirrors the child's end: its exit code, or death by the same signal. */
+static int exit_like(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status)) {
+		int sig = WTERMSIG(status);
+		signal(sig, SIG_DFL);
+		sigset_t set;
+		sigemptyset(&set);
+		sigaddset(&set, sig);
+		sigprocmask(SIG_UNBLOCK, &set, NULL);
+		raise(sig);
+		return 128 + sig;
+	}
+	return 1;
+}
+
+/* After the runtime's delete: undo what the poststop hook did not (it may have; then there is
+ * no record and nothing to do). */
+static int undo_after_delete(const struct runtime_args *a, const struct node_config *config)
+{
+	_cleanup_error_ struct nh_error *err = NULL;
+	_cleanup_free_ char *boot_id = NULL;
+	_cleanup_state_store_ struct state_store *store = NULL;
+	if (read_boot_id(&boot_id, &err) < 0 ||
+	    state_store_open_existing(config->state_dir, boot_id, &store, &err) < 0)
+		return fail(a, "%s", err->msg);
+	if (!store)
+		return 0;
+	if (state_store_lock(store, true, &err) < 0)
+		return fail(a, "%s", err->msg);
+	struct container_record rec = {0};
+	int r = state_record_read(store, a->id, &rec, &err);
+	if (r <= 0)
+		return r < 0 ? fail(a, "%s", err->msg) : 0;
+	r = lifecycle_undo(store, config, &rec, &err);
+	container_record_clear(&rec);
+	if (r < 0)
+		return fail(a, "undo after delete of %s: %s; 'nodehook gc' will retry", a->id,
+			    err->msg);
+	log_info("undone after delete");
+	return 0;
+}
+
+/* Whether nodehook holds a record for this container: one stat, no parsing. */
+static bool has_record(const struct node_config *config, const char *id)
+{
+	if (!id || !container_id_valid(id))
+		return false;
+	_cleanup_free_ char *path = xasprintf("%s/containers/%s.json", config->state_dir, id);
+	struct stat st;
+	return lstat(path, &st) == 0;
+}
+
+int cmd_runtime(int argc, char **argv)
+{
+	struct runtime_args a;
+	runtime_args_parse(argc, argv, &a);
+	/* Logs go to syslog only: stdout and stderr belong to the caller and the container. */
+	log_open("nodehook-runtime", true, false, LOG_LEVEL_INFO);
+	log_set_context(a.id, a.command_name);
+
+	_cleanup_error_ struct nh_error *err = NULL;
+	_cleanup_node_config_ struct node_config *config = NULL;
+	if (node_config_load(&config, &err) < 0)
+		return fail(&a, "node config: %s", err->msg);
+	sysroot_set(config->sysroot);
+	const char *runtime = config->runtime;
+
+	switch (a.command) {
+	case RUNTIME_CMD_CREATE:
+	case RUNTIME_CMD_RUN:
+		if (prepare_create(&a, config) != 0)
+			return 1;
+		return exec_runtime(&a, runtime, argc, argv);
+	case RUNTIME_CMD_DELETE: {
+		if (!has_record(config, a.id))
+			return exec_runtime(&a, runtime, argc, argv);
+		int status = 0;
+		if (run_runtime_child(&a, runtime, argc, argv, &status) != 0)
+			return 1;
+		/* Undo only once the container is really gone: a refused delete (running, no
+		 * --force) keeps it, and its record. */
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			(void)undo_after_delete(&a, config);
+		log_close();
+		return exit_like(status);
+	}
+	case RUNTIME_CMD_UPDATE:
+	case RUNTIME_CMD_OTHER:
+	case RUNTIME_CMD_NONE:
+	default:
+		return exec_runtime(&a, runtime, argc, argv);
+	}
+}
