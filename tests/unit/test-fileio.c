@@ -111,7 +111,7 @@ static void test_failed_rename_leaves_no_temporary_file(void **state)
 	_cleanup_free_ char *target = tu_path(dir, "config.json");
 	assert_int_equal(mkdir(target, 0755), 0);
 	free(tu_write_file(target, "inside", "keep", 4));
-	_cleanup_free_ char *other = tu_write_file(dir, "other", "x", 1);
+	free(tu_write_file(dir, "other", "x", 1));
 
 	_cleanup_error_ struct nh_error *err = NULL;
 	_cleanup_free_ char *want = xasprintf("%s: rename: Is a directory", target);
