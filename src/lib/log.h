@@ -5,6 +5,7 @@
  * runtimes parse it. The logger saves and restores errno. */
 #pragma once
 
+#include <errno.h>
 #include <stdbool.h>
 
 enum log_level {
@@ -13,7 +14,7 @@ enum log_level {
 	LOG_LEVEL_INFO,
 	LOG_LEVEL_DEBUG,
 	LOG_LEVEL__MAX,
-	LOG_LEVEL__INVALID = -22,
+	LOG_LEVEL__INVALID = -EINVAL,
 };
 
 /* Opens syslog under `ident` and sets which sinks are used. Before this, logging goes to stderr

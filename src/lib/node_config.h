@@ -21,6 +21,7 @@
  * Ownership rule: node_config_load() returns a config the caller frees with node_config_free(). */
 #pragma once
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -33,7 +34,7 @@ enum on_error {
 	ON_ERROR_FAIL,
 	ON_ERROR_LOG,
 	ON_ERROR__MAX,
-	ON_ERROR__INVALID = -22,
+	ON_ERROR__INVALID = -EINVAL,
 };
 
 enum cri_kind {
@@ -42,14 +43,14 @@ enum cri_kind {
 	CRI_CRIO,
 	CRI_NONE,
 	CRI__MAX,
-	CRI__INVALID = -22,
+	CRI__INVALID = -EINVAL,
 };
 
 /* The built-in actions, in the order they are applied (undone in reverse). */
 enum nh_action {
 	NH_ACTION_CPU_LOAD_BALANCING,
 	NH_ACTION__MAX,
-	NH_ACTION__INVALID = -22,
+	NH_ACTION__INVALID = -EINVAL,
 };
 
 const char *nh_action_to_string(enum nh_action a);
