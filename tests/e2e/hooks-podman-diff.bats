@@ -291,11 +291,11 @@ GOLD_RT=(--annotation nh.test/tier=gold --annotation nh.test/team=rt)
 # it). One container serves every file: a refused init leaves it uninitialised. Every
 # disagreement is listed before the test fails.
 rejected_by_both() {
-	local name=$1 cname json i=0 d problems=()
+	local name=$1 cname cid json i=0 d problems=()
 	shift
 	cname=$(nh_id "$name")
 	nh_podman_track "$cname"
-	nh_podman create --name "$cname" --network none --rootfs "$ROOTFS" sh >/dev/null || return 1
+	cid=$(nh_podman create --name "$cname" --network none --rootfs "$ROOTFS" sh) || return 1
 	for json in "$@"; do
 		i=$((i + 1))
 		d=$NH_T/$name-$i
@@ -303,8 +303,9 @@ rejected_by_both() {
 		printf '%s\n' "${json//@NOOP@/$NOOP}" >"$d/a.json"
 		if nh_podman --hooks-dir "$d" init "$cname" >"$d.podman" 2>&1; then
 			problems+=("podman accepted $json")
+			nh_podman_note_started "$cid"
 			nh_podman rm -f -t 0 "$cname" >/dev/null 2>&1
-			nh_podman create --name "$cname" --network none --rootfs "$ROOTFS" sh >/dev/null || return 1
+			cid=$(nh_podman create --name "$cname" --network none --rootfs "$ROOTFS" sh) || return 1
 		elif ! grep -q "setting up OCI Hooks" "$d.podman"; then
 			problems+=("podman failed for another reason on $json: $(tr -d '\0' <"$d.podman")")
 		fi
