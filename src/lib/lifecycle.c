@@ -172,6 +172,87 @@ int lifecycle_guard(struct state_store *store, const struct node_config *config,
 	return 0;
 }
 
+struct orphan_scan {
+	char **with_record; /* sorted */
+	size_t n_with_record;
+	enum nh_action action;
+	struct container_record *orphans;
+	size_t n;
+};
+
+static int compare_id(const void *key, const void *elem)
+{
+	return strcmp(key, *(char *const *)elem);
+}
+
+static int compare_records(const void *a, const void *b)
+{
+	return strcmp(((const struct container_record *)a)->id,
+		      ((const struct container_record *)b)->id);
+}
+
+static int note_holder(const char *id, const char *backend, void *userdata, struct nh_error **err)
+{
+	struct orphan_scan *scan = userdata;
+	if (!container_id_valid(id))
+		return nh_error_set(err, EBADMSG, "a ledger names an invalid container id '%.64s'",
+				    id);
+	if (bsearch(id, scan->with_record, scan->n_with_record, sizeof(char *), compare_id))
+		return 0;
+	struct container_record *rec = NULL;
+	for (size_t i = 0; i < scan->n && !rec; i++)
+		if (strcmp(scan->orphans[i].id, id) == 0)
+			rec = &scan->orphans[i];
+	if (!rec) {
+		scan->orphans = xreallocarray(scan->orphans, scan->n + 1, sizeof(*scan->orphans));
+		rec = &scan->orphans[scan->n++];
+		*rec = (struct container_record){.id = xstrdup(id)};
+	}
+	struct action_record *ar = &rec->actions[scan->action];
+	if (ar->present)
+		return 0; /* held by two backends of one action: undo asks the first */
+	ar->present = true;
+	ar->backend = xstrdup(backend);
+	return 0;
+}
+
+static void orphans_free(struct container_record *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		container_record_clear(&v[i]);
+	free(v);
+}
+
+int lifecycle_orphans(struct state_store *store, const struct node_config *config,
+		      struct container_record **ret, size_t *ret_n, struct nh_error **err)
+{
+	_cleanup_strv_ char **ids = NULL;
+	int r = state_record_list(store, &ids, err);
+	if (r < 0)
+		return r;
+	struct orphan_scan scan = {.with_record = ids};
+	while (ids[scan.n_with_record])
+		scan.n_with_record++;
+	for (int a = 0; a < NH_ACTION__MAX; a++) {
+		const struct action_ops *ops = action_lookup((enum nh_action)a);
+		if (!ops->holders)
+			continue;
+		struct action_context ctx = {
+		    .store = store, .config = config, .action = (enum nh_action)a};
+		scan.action = (enum nh_action)a;
+		r = ops->holders(&ctx, note_holder, &scan, err);
+		if (r < 0) {
+			orphans_free(scan.orphans, scan.n);
+			return nh_error_wrap(err, "%s", nh_action_to_string((enum nh_action)a));
+		}
+	}
+	if (scan.n > 0)
+		qsort(scan.orphans, scan.n, sizeof(*scan.orphans), compare_records);
+	*ret = scan.orphans;
+	*ret_n = scan.n;
+	return 0;
+}
+
 /* Asks the runtime for the container's state: 1 known, 0 unknown, <0 could not ask. */
 static int runtime_knows(const struct container_record *rec, struct nh_error **err)
 {

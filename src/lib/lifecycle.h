@@ -38,3 +38,14 @@ int lifecycle_guard(struct state_store *store, const struct node_config *config,
 /* Whether the container of a record is gone: the runtime that created it no longer knows the
  * id, and its pid is gone, a zombie, or reused (another start time). Returns 1 gone, 0 alive. */
 int lifecycle_container_gone(const struct container_record *rec, struct nh_error **err);
+
+/* Records for ledger entries that no record accounts for: containers some action's ledger holds
+ * something for (action_ops.holders) while no record file names them. apply writes the record
+ * before it touches a ledger, and undo empties the ledgers before it removes the record, so
+ * under the exclusive lock this only happens when a record was lost (removed by hand, say).
+ * Each orphan comes back as a synthesized record (the id; per action holding it: present, not
+ * applied, the backend; no pid, no runtime) that lifecycle_undo() accepts: undo works from the
+ * id and the ledger alone. *ret is an array of *ret_n records, sorted by id; the caller clears
+ * each (container_record_clear) and frees the array. */
+int lifecycle_orphans(struct state_store *store, const struct node_config *config,
+		      struct container_record **ret, size_t *ret_n, struct nh_error **err);

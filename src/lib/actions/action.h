@@ -31,6 +31,10 @@ struct action_context {
 	enum nh_action action;
 };
 
+/* Called by action_ops.holders for each container a ledger holds something for. */
+typedef int (*action_holder_fn)(const char *id, const char *backend, void *userdata,
+				struct nh_error **err);
+
 struct action_ops {
 	enum nh_action id;
 	/* The annotation value: 1 = apply, 0 = explicitly nothing, -EINVAL = junk. *ret_note is
@@ -43,6 +47,11 @@ struct action_ops {
 	int (*undo)(struct action_context *ctx, struct nh_error **err)
 	    __attribute__((warn_unused_result));
 	int (*guard)(struct action_context *ctx, struct nh_error **err);
+	/* Calls fn for every container id this action's ledgers hold something for, with the
+	 * backend that holds it, so that gc can find entries whose record was lost. NULL when the
+	 * action keeps no ledger. Reads only. */
+	int (*holders)(struct action_context *ctx, action_holder_fn fn, void *userdata,
+		       struct nh_error **err);
 };
 
 const struct action_ops *action_lookup(enum nh_action id);

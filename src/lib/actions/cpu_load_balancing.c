@@ -134,6 +134,25 @@ static int guard(struct action_context *ctx, struct nh_error **err)
 	return 0;
 }
 
+static int holders(struct action_context *ctx, action_holder_fn fn, void *userdata,
+		   struct nh_error **err)
+{
+	for (size_t i = 0; lb_backends[i]; i++) {
+		if (!lb_backends[i]->holders)
+			continue;
+		_cleanup_strv_ char **ids = NULL;
+		int r = lb_backends[i]->holders(ctx->store, &ids, err);
+		if (r < 0)
+			return nh_error_wrap(err, "%s", lb_backends[i]->name);
+		for (char **id = ids; *id; id++) {
+			r = fn(*id, lb_backends[i]->name, userdata, err);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
 const struct action_ops cpu_load_balancing_ops = {
     .id = NH_ACTION_CPU_LOAD_BALANCING,
     .parse_value = parse_value,
@@ -141,4 +160,5 @@ const struct action_ops cpu_load_balancing_ops = {
     .apply = apply,
     .undo = undo,
     .guard = guard,
+    .holders = holders,
 };

@@ -25,6 +25,9 @@ struct lb_backend {
 	    __attribute__((warn_unused_result));
 	/* NULL when the backend has no node-wide invariant to keep. */
 	int (*guard)(struct action_context *ctx, struct nh_error **err);
+	/* The container ids the backend's ledger holds CPUs for (NULL-terminated, caller frees
+	 * with strv_free); an empty list without a ledger. Reads only. */
+	int (*holders)(struct state_store *store, char ***ret_ids, struct nh_error **err);
 };
 
 extern const struct lb_backend lb_cpuset_v1;

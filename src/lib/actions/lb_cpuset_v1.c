@@ -374,10 +374,36 @@ static int v1_guard(struct action_context *ctx, struct nh_error **err)
 	return reconcile(ctx->store, &l, err);
 }
 
+static int v1_holders(struct state_store *store, char ***ret_ids, struct nh_error **err)
+{
+	json_object *doc = NULL;
+	int r = state_doc_read(store, LEDGER, &doc, err);
+	if (r < 0)
+		return r;
+	_cleanup_strv_ char **ids = xcalloc(1, sizeof(char *));
+	if (r > 0) {
+		__attribute__((cleanup(ledger_clearp))) struct ledger l = {0};
+		json_object_put(doc);
+		r = ledger_load(store, "", &l, err);
+		if (r < 0)
+			return r;
+		size_t n = 0;
+		json_object_object_foreach (l.isolated, id, v) {
+			(void)v;
+			ids = xreallocarray(ids, n + 2, sizeof(char *));
+			ids[n++] = xstrdup(id);
+			ids[n] = NULL;
+		}
+	}
+	*ret_ids = TAKE_PTR(ids);
+	return 0;
+}
+
 const struct lb_backend lb_cpuset_v1 = {
     .name = "cgroup-v1",
     .available = v1_available,
     .apply = v1_apply,
     .undo = v1_undo,
     .guard = v1_guard,
+    .holders = v1_holders,
 };
