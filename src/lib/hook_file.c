@@ -593,6 +593,16 @@ int hook_file_parse(const char *path, const char *content, size_t len, struct ho
 	r = json_check_finite(doc, err);
 	if (r < 0)
 		return r;
+	/* Go keeps a NUL inside a string; json-c and C strings would silently cut it, turning
+	 * "/bin/x\u0000/evil" into /bin/x. Where Go refuses such a file (path, stage, version) the
+	 * outcome is the same; elsewhere (a regex, args, env) nodehook refuses what Go would keep.
+	 */
+	bool nul_key = false, nul_value = false;
+	json_scan_nul(content, len, &nul_key, &nul_value);
+	if (nul_key || nul_value)
+		return nh_error_set(
+		    err, EINVAL,
+		    "a string holds a NUL character (\\u0000), which nodehook refuses");
 
 	_cleanup_free_ char *version = NULL;
 	r = read_version(doc, &version, err);

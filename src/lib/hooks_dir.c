@@ -3,26 +3,113 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <locale.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <wctype.h>
 
 #include "cleanup.h"
 #include "hooks_cache.h"
 #include "xalloc.h"
 
+/* Encodes a code point as UTF-8; returns the number of bytes written (1 to 4). */
+static size_t utf8_encode(uint32_t c, char *out)
+{
+	if (c < 0x80) {
+		out[0] = (char)c;
+		return 1;
+	}
+	if (c < 0x800) {
+		out[0] = (char)(0xc0 | (c >> 6));
+		out[1] = (char)(0x80 | (c & 0x3f));
+		return 2;
+	}
+	if (c < 0x10000) {
+		out[0] = (char)(0xe0 | (c >> 12));
+		out[1] = (char)(0x80 | ((c >> 6) & 0x3f));
+		out[2] = (char)(0x80 | (c & 0x3f));
+		return 3;
+	}
+	out[0] = (char)(0xf0 | (c >> 18));
+	out[1] = (char)(0x80 | ((c >> 12) & 0x3f));
+	out[2] = (char)(0x80 | ((c >> 6) & 0x3f));
+	out[3] = (char)(0x80 | (c & 0x3f));
+	return 4;
+}
+
+/* Decodes one UTF-8 sequence at s; returns its length, or 0 for an invalid byte (then *ret is
+ * U+FFFD, as Go's decoder reports it). Overlong forms, surrogates and values past U+10FFFF are
+ * invalid, as in Go. */
+static size_t utf8_decode(const unsigned char *s, uint32_t *ret)
+{
+	*ret = 0xfffd;
+	unsigned n;
+	uint32_t c, min;
+	if (s[0] < 0x80) {
+		*ret = s[0];
+		return 1;
+	} else if ((s[0] & 0xe0) == 0xc0) {
+		n = 2, c = s[0] & 0x1f, min = 0x80;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		n = 3, c = s[0] & 0x0f, min = 0x800;
+	} else if ((s[0] & 0xf8) == 0xf0) {
+		n = 4, c = s[0] & 0x07, min = 0x10000;
+	} else {
+		return 0;
+	}
+	for (unsigned i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*ret = c;
+	return n;
+}
+
+/* C.UTF-8's case tables, for towlower_l(); NULL where the locale is missing (then only ASCII
+ * letters are lowered). */
+static locale_t utf8_locale(void)
+{
+	static locale_t loc;
+	static bool tried;
+	if (!tried) {
+		tried = true;
+		loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+	}
+	return loc;
+}
+
+char *hooks_sort_key(const char *name)
+{
+	const unsigned char *p = (const unsigned char *)name;
+	size_t n = strlen(name);
+	/* Lowering never more than triples a byte: an invalid byte becomes U+FFFD (3 bytes). */
+	char *out = xmalloc(3 * n + 1), *o = out;
+	locale_t loc = utf8_locale();
+	while (*p) {
+		uint32_t c;
+		size_t len = utf8_decode(p, &c);
+		p += len ? len : 1;
+		if (c >= 'A' && c <= 'Z')
+			c += 'a' - 'A';
+		else if (c >= 0x80 && loc)
+			c = (uint32_t)towlower_l((wint_t)c, loc);
+		o += utf8_encode(c, o);
+	}
+	*o = '\0';
+	return out;
+}
+
 int hooks_name_compare(const char *a, const char *b)
 {
-	const unsigned char *x = (const unsigned char *)a, *y = (const unsigned char *)b;
-	for (;; x++, y++) {
-		unsigned char cx = (*x >= 'A' && *x <= 'Z') ? *x + 32 : *x;
-		unsigned char cy = (*y >= 'A' && *y <= 'Z') ? *y + 32 : *y;
-		if (cx != cy)
-			return cx < cy ? -1 : 1;
-		if (*x == '\0')
-			break;
-	}
-	return strcmp(a, b);
+	_cleanup_free_ char *ka = hooks_sort_key(a);
+	_cleanup_free_ char *kb = hooks_sort_key(b);
+	int r = strcmp(ka, kb);
+	return r ? (r < 0 ? -1 : 1) : strcmp(a, b);
 }
 
 static bool is_hook_file_name(const char *name)
@@ -97,10 +184,7 @@ static void sort_files(struct hooks_set *s)
 	struct sort_item *items = xcalloc(s->n, sizeof(*items));
 	for (size_t i = 0; i < s->n; i++) {
 		items[i].file = s->files[i];
-		items[i].key = xstrdup(s->files[i]->name);
-		for (char *p = items[i].key; *p; p++)
-			if (*p >= 'A' && *p <= 'Z')
-				*p = (char)(*p + ('a' - 'A'));
+		items[i].key = hooks_sort_key(s->files[i]->name);
 	}
 	qsort(items, s->n, sizeof(*items), compare_sort_items);
 	for (size_t i = 0; i < s->n; i++) {

@@ -40,6 +40,11 @@ struct hooks_set *hooks_set_free(struct hooks_set *s);
 void hooks_set_freep(struct hooks_set **s);
 #define _cleanup_hooks_set_ __attribute__((cleanup(hooks_set_freep)))
 
-/* Compares hook file names as upstream orders them: strings.ToLower, then bytes. Ties (names
- * equal but for case) are broken by the raw name, so that the order is always the same. */
+/* The key upstream sorts hook files by: Go's strings.ToLower of the name (every Unicode letter
+ * lowered, simple case mapping; an invalid UTF-8 byte becomes U+FFFD), compared as bytes.
+ * Caller frees. */
+char *hooks_sort_key(const char *name);
+
+/* Compares hook file names in that order. Ties (names equal but for case) are broken by the raw
+ * name, so that the order is always the same. */
 int hooks_name_compare(const char *a, const char *b);

@@ -24,8 +24,8 @@ int json_parse_strict(const char *buf, size_t len, int depth, json_object **ret,
 		obj = json_tokener_parse_ex(tok, "", 1);
 		jerr = json_tokener_get_error(tok);
 		end = len;
-		if (jerr == json_tokener_continue || (jerr == json_tokener_success && !obj &&
-						      len == 0))
+		if (jerr == json_tokener_continue ||
+		    (jerr == json_tokener_success && !obj && len == 0))
 			return nh_error_set(err, EBADMSG, "invalid JSON: unexpected end of input");
 	}
 	if (jerr != json_tokener_success)
@@ -35,9 +35,9 @@ int json_parse_strict(const char *buf, size_t len, int depth, json_object **ret,
 	for (; end < len; end++) {
 		char c = buf[end];
 		if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
-			return nh_error_set(err, EBADMSG,
-					    "invalid JSON at byte %zu: data after the top-level value",
-					    end);
+			return nh_error_set(
+			    err, EBADMSG,
+			    "invalid JSON at byte %zu: data after the top-level value", end);
 	}
 	*ret = TAKE_PTR(owned);
 	return 0;
@@ -51,8 +51,7 @@ int json_check_finite(json_object *o, struct nh_error **err)
 			return nh_error_set(err, EBADMSG, "invalid JSON: number is not finite");
 		return 0;
 	case json_type_object: {
-		json_object_object_foreach(o, key, val)
-		{
+		json_object_object_foreach (o, key, val) {
 			(void)key;
 			int r = json_check_finite(val, err);
 			if (r < 0)
@@ -103,5 +102,34 @@ const char *json_type_label(json_object *o)
 const char *json_to_string(json_object *o, size_t *ret_len)
 {
 	return json_object_to_json_string_length(
-		o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, ret_len);
+	    o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, ret_len);
+}
+
+void json_scan_nul(const char *buf, size_t len, bool *ret_in_key, bool *ret_in_value)
+{
+	bool in_key = false, in_value = false;
+	for (size_t i = 0; i < len; i++) {
+		if (buf[i] != '"')
+			continue;
+		bool nul = false;
+		for (i++; i < len && buf[i] != '"'; i++) {
+			if (buf[i] != '\\')
+				continue;
+			if (i + 5 < len && memcmp(buf + i + 1, "u0000", 5) == 0)
+				nul = true;
+			i++; /* the escaped character: \" does not end the string */
+		}
+		if (!nul)
+			continue;
+		size_t j = i + 1;
+		while (j < len &&
+		       (buf[j] == ' ' || buf[j] == '\t' || buf[j] == '\n' || buf[j] == '\r'))
+			j++;
+		if (j < len && buf[j] == ':')
+			in_key = true;
+		else
+			in_value = true;
+	}
+	*ret_in_key = in_key;
+	*ret_in_value = in_value;
 }

@@ -15,9 +15,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
 #define _cleanup_json_ _cleanup_(json_object_putp)
 
 /* Size caps for the JSON nodehook reads from others. */
-#define NH_HOOK_FILE_MAX (1u << 20)      /* a hooks.d file */
-#define NH_OCI_CONFIG_MAX (16u << 20)    /* a bundle's config.json */
-#define NH_STATE_JSON_MAX (1u << 20)     /* the runtime's state on a hook's stdin */
+#define NH_HOOK_FILE_MAX (1u << 20)   /* a hooks.d file */
+#define NH_OCI_CONFIG_MAX (16u << 20) /* a bundle's config.json */
+#define NH_STATE_JSON_MAX (1u << 20)  /* the runtime's state on a hook's stdin */
 #define NH_JSON_DEPTH_MAX 64
 
 /* Parses exactly one JSON value from buf[0..len): UTF-8 validated, no comments, no trailing
@@ -25,6 +25,12 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
  * A document that is JSON `null` yields *ret = NULL and returns 0. */
 int json_parse_strict(const char *buf, size_t len, int depth, json_object **ret,
 		      struct nh_error **err);
+
+/* Finds \u0000 escapes in JSON text: json-c cuts object keys at a NUL without a trace (and
+ * C strings would cut values), so this can only be seen in the text. Sets *ret_in_key when an
+ * object key holds one, *ret_in_value when any other string does. Meant for text that
+ * json_parse_strict() accepted. */
+void json_scan_nul(const char *buf, size_t len, bool *ret_in_key, bool *ret_in_value);
 
 /* Fails with EBADMSG if the tree holds a number that is not finite (json-c accepts NaN and
  * Infinity, JSON does not). */

@@ -18,13 +18,14 @@ static void refresh_facts_annotations(struct oci_config *c)
 	c->facts.n_annotations = c->n_annotations;
 }
 
-static void put_annotation(struct oci_config *c, const char *key, size_t key_len,
-			   const char *value, size_t value_len)
+static void put_annotation(struct oci_config *c, const char *key, size_t key_len, const char *value,
+			   size_t value_len)
 {
 	for (size_t i = 0; i < c->n_annotations; i++) {
 		if (c->annotation_key_lens[i] == key_len &&
 		    memcmp(c->annotation_keys[i], key, key_len) == 0) {
-			/* Not xstrndup: a value may hold a NUL (\u0000); the length is what counts. */
+			/* Not xstrndup: a value may hold a NUL (\u0000); the length is what counts.
+			 */
 			c->annotation_values[i] = xrealloc(c->annotation_values[i], value_len + 1);
 			memcpy(c->annotation_values[i], value, value_len);
 			c->annotation_values[i][value_len] = '\0';
@@ -73,13 +74,13 @@ static int read_annotations(struct oci_config *c, struct nh_error **err)
 		return nh_error_set(err, EINVAL, "annotations: expected an object, got %s",
 				    json_type_label(ann));
 	struct lh_entry *e;
-	lh_foreach(json_object_get_object(ann), e)
-	{
+	lh_foreach (json_object_get_object(ann), e) {
 		const char *key = lh_entry_k(e);
 		json_object *v = (json_object *)lh_entry_v(e);
 		if (v && !json_object_is_type(v, json_type_string))
-			return nh_error_set(err, EINVAL, "annotations.\"%s\": expected a string, got %s",
-					    key, json_type_label(v));
+			return nh_error_set(err, EINVAL,
+					    "annotations.\"%s\": expected a string, got %s", key,
+					    json_type_label(v));
 		put_annotation(c, key, strlen(key), v ? json_object_get_string(v) : "",
 			       v ? (size_t)json_object_get_string_len(v) : 0);
 	}
@@ -105,8 +106,9 @@ static int read_process(struct oci_config *c, struct nh_error **err)
 	for (size_t i = 0; i < n; i++) {
 		json_object *a = json_object_array_get_idx(args, i);
 		if (a && !json_object_is_type(a, json_type_string))
-			return nh_error_set(err, EINVAL, "process.args[%zu]: expected a string, got %s",
-					    i, json_type_label(a));
+			return nh_error_set(err, EINVAL,
+					    "process.args[%zu]: expected a string, got %s", i,
+					    json_type_label(a));
 	}
 	if (n > 0) {
 		json_object *a0 = json_object_array_get_idx(args, 0);
@@ -131,8 +133,8 @@ static int read_mounts(struct oci_config *c, struct nh_error **err)
 		if (!m)
 			continue;
 		if (!json_object_is_type(m, json_type_object))
-			return nh_error_set(err, EINVAL, "mounts[%zu]: expected an object, got %s", i,
-					    json_type_label(m));
+			return nh_error_set(err, EINVAL, "mounts[%zu]: expected an object, got %s",
+					    i, json_type_label(m));
 		json_object *type = get_field(m, "type");
 		if (type && json_object_is_type(type, json_type_string) &&
 		    strcmp(json_object_get_string(type), "bind") == 0)
@@ -141,8 +143,9 @@ static int read_mounts(struct oci_config *c, struct nh_error **err)
 		if (!opts)
 			continue;
 		if (!json_object_is_type(opts, json_type_array))
-			return nh_error_set(err, EINVAL, "mounts[%zu].options: expected an array, got %s",
-					    i, json_type_label(opts));
+			return nh_error_set(err, EINVAL,
+					    "mounts[%zu].options: expected an array, got %s", i,
+					    json_type_label(opts));
 		size_t k = json_object_array_length(opts);
 		for (size_t j = 0; j < k; j++) {
 			json_object *o = json_object_array_get_idx(opts, j);
@@ -166,13 +169,12 @@ static int check_hooks_shape(struct oci_config *c, struct nh_error **err)
 				    json_type_label(hooks));
 	/* Only the stages nodehook appends to: other keys are the runtime's business (runc
 	 * ignores them), so their shape is not ours to refuse. */
-	json_object_object_foreach(hooks, stage, list)
-	{
+	json_object_object_foreach (hooks, stage, list) {
 		if (oci_stage_from_string(stage) < 0)
 			continue;
 		if (list && !json_object_is_type(list, json_type_array))
-			return nh_error_set(err, EINVAL, "hooks.%s: expected an array, got %s", stage,
-					    json_type_label(list));
+			return nh_error_set(err, EINVAL, "hooks.%s: expected an array, got %s",
+					    stage, json_type_label(list));
 	}
 	return 0;
 }
@@ -187,6 +189,14 @@ int oci_config_parse(const char *content, size_t len, struct oci_config **ret,
 	if (!c->doc || !json_object_is_type(c->doc, json_type_object))
 		return nh_error_set(err, EINVAL, "expected a JSON object, got %s",
 				    json_type_label(c->doc));
+	/* json-c cuts a key at a NUL: "io.kubernetes.cri.sandbox-namespace\u0000x" would land on
+	 * the runtime's own key. Values keep their length and are fine. */
+	bool nul_key = false, nul_value = false;
+	json_scan_nul(content, len, &nul_key, &nul_value);
+	if (nul_key)
+		return nh_error_set(err, EINVAL,
+				    "an object key holds a NUL character (\\u0000), which nodehook "
+				    "refuses");
 	refresh_facts_annotations(c);
 	if ((r = read_annotations(c, err)) < 0 || (r = read_process(c, err)) < 0 ||
 	    (r = read_mounts(c, err)) < 0 || (r = check_hooks_shape(c, err)) < 0)

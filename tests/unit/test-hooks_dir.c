@@ -322,6 +322,23 @@ static void test_order_by_lowercased_name(void **state)
 			"10-gamma.json:g 10_z.json:_ 9.json:9");
 }
 
+static void test_sort_key(void **state)
+{
+	static const char *const cases[][2] = {
+	    {"10-Beta.json", "10-beta.json"},
+	    {"10-\xc3\x89\x7a.json", "10-\xc3\xa9\x7a.json"}, /* É -> é */
+	    {"\xce\xa3IGMA", "\xcf\x83igma"},		/* Σ -> σ */
+	    {"a\xff\x62", "a\xef\xbf\xbd\x62"},		/* an invalid byte reads as U+FFFD */
+	    {"\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd"},	/* an overlong '/' too, per byte */
+	    {"", ""},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		char *key = hooks_sort_key(cases[i][0]);
+		assert_string_equal(key, cases[i][1]);
+		free(key);
+	}
+}
+
 static void test_name_compare(void **state)
 {
 	static const struct {
@@ -336,7 +353,11 @@ static void test_name_compare(void **state)
 	    {"Z.json", "a.json", 1},	    /* 'z' > 'a' once lowered, though 'Z' < 'a' in bytes */
 	    {"_.json", "a.json", -1},	    /* '_' (0x5f) < 'a' */
 	    {"_.json", "A.json", -1},	    /* and 'A' is compared as 'a' */
-	    {"\xc3\x89.json", "z.json", 1}, /* non-ASCII bytes are not folded */
+	    {"\xc3\x89.json", "z.json", 1}, /* 'É' is lowered to 'é', still after 'z' */
+	    /* Go's strings.ToLower lowers every letter: "10-Éz" < "10-éa" in bytes, but not once
+	     * lowered */
+	    {"10-\xc3\x89\x7a.json", "10-\xc3\xa9\x61.json", 1},
+	    {"\xce\xa3.json", "\xcf\x83.json", -1}, /* 'Σ' ties with 'σ': raw bytes decide */
 	    {"", "a", -1},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
@@ -413,6 +434,7 @@ int main(void)
 	ADD(test_errors_come_in_name_order);
 	ADD(test_skipped_order_across_directories);
 #undef ADD
+	tu_suite_add_test(&s, test_sort_key);
 	tu_suite_add_test(&s, test_name_compare);
 	return tu_suite_run(&s, "hooks_dir");
 }

@@ -184,6 +184,30 @@ static void test_nul_in_strings(void **state)
 	assert_memory_equal(json_object_get_string(v), "a\0b", 3);
 }
 
+static void test_scan_nul(void **state)
+{
+	static const struct {
+		const char *text;
+		bool in_key, in_value;
+	} cases[] = {
+	    {"{\"a\": \"b\"}", false, false},
+	    {"{\"a\\u0000b\": 1}", true, false},
+	    {"{\"a\\u0000b\" \n : 1}", true, false},
+	    {"{\"a\": \"b\\u0000\"}", false, true},
+	    {"[\"\\u0000\"]", false, true},
+	    {"{\"a\": \"\\\\u0000\"}", false, false}, /* an escaped backslash, then text */
+	    {"{\"a\\\"\\u0000\": 1}", true, false},   /* \" does not end the key */
+	    {"{\"a\": \"\\u00001\"}", false, true},
+	    {"{\"a\": \"\\u0001\"}", false, false},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		bool k = true, v = true;
+		json_scan_nul(cases[i].text, strlen(cases[i].text), &k, &v);
+		if (k != cases[i].in_key || v != cases[i].in_value)
+			fail_msg("%s: key %d value %d", cases[i].text, k, v);
+	}
+}
+
 int main(void)
 {
 	struct tu_suite s = {0};
@@ -197,5 +221,6 @@ int main(void)
 	tu_suite_add_test(&s, test_serialisation_keeps_what_it_read);
 	tu_suite_add_test(&s, test_duplicate_keys);
 	tu_suite_add_test(&s, test_nul_in_strings);
+	tu_suite_add_test(&s, test_scan_nul);
 	return tu_suite_run(&s, "json_util");
 }
