@@ -158,8 +158,9 @@ int cgroup_read(const char *mount, const char *cgroup, const char *file, char **
 	size_t len = 0;
 	int r = read_full_fd(fd, CGROUP_FILE_MAX, &buf, &len, err);
 	if (r < 0) {
-		if (err && *err && (*err)->errnum == ENODEV) {
-			/* A cgroup removed between open and read. */
+		if (err && *err && ((*err)->errnum == ENODEV || (*err)->errnum == ENOENT)) {
+			/* A cgroup removed (ENODEV), or a sysctl unregistered (ENOENT), between
+			 * open and read. */
 			*err = nh_error_free(*err);
 			return -ENOENT;
 		}
@@ -182,14 +183,19 @@ int cgroup_write(const char *mount, const char *cgroup, const char *file, const 
 			return -ENOENT;
 		return nh_error_set_errno(err, errno, "%s", path);
 	}
-	/* cgroup files take one write per value: no partial writes to retry. */
-	ssize_t n = write(fd, value, strlen(value));
+	/* One write per value, newline-terminated as echo(1) writes it: every cgroup and sysctl
+	 * write handler strips it, a file then reads back as the kernel prints it (which keeps the
+	 * fake trees of the unit tests byte-exact), and an empty value is "\n", as CRI-O writes to
+	 * clear cpuset.cpus.exclusive. No partial writes to retry. */
+	_cleanup_free_ char *line = xasprintf("%s\n", value);
+	size_t len = strlen(line);
+	ssize_t n = write(fd, line, len);
 	if (n < 0) {
-		if (errno == ENODEV)
+		if (errno == ENODEV || errno == ENOENT) /* gone since open, as in cgroup_read */
 			return -ENOENT;
 		return nh_error_set_errno(err, errno, "write '%s' to %s", value, path);
 	}
-	if ((size_t)n != strlen(value))
+	if ((size_t)n != len)
 		return nh_error_set(err, EIO, "write '%s' to %s: short write", value, path);
 	return 0;
 }

@@ -28,7 +28,9 @@ int cgroup_find_cpuset(enum cgroup_version *ret_version, char **ret_mount, struc
 int cgroup_of_pid(pid_t pid, enum cgroup_version version, char **ret, struct nh_error **err);
 
 /* Reads <sysroot><mount><cgroup>/<file>, trailing newline removed. ENOENT is returned as such
- * (without an error message) when the cgroup is gone, for callers that tolerate it. */
+ * (without an error message) when the cgroup is gone, for callers that tolerate it. cgroup_write
+ * writes the value and a newline in one write(), like echo(1). Both also serve single-value
+ * sysctl files (mount "", cgroup an absolute /proc/sys directory). */
 int cgroup_read(const char *mount, const char *cgroup, const char *file, char **ret,
 		struct nh_error **err);
 int cgroup_write(const char *mount, const char *cgroup, const char *file, const char *value,
