@@ -14,7 +14,9 @@
 #include "log.h"
 #include "xalloc.h"
 
+/* In the order "auto" tries them: the first whose available() says yes is used. */
 const struct lb_backend *const lb_backends[] = {
+    &lb_cpuset_v2,
     &lb_cpuset_v1,
     NULL,
 };

@@ -1,0 +1,28 @@
+#include "lb_ledger.h"
+
+#include "xalloc.h"
+
+json_object *lb_json_child(json_object *doc, const char *key, json_type type)
+{
+	json_object *v = NULL;
+	if (json_object_object_get_ex(doc, key, &v) && json_object_is_type(v, type))
+		return v;
+	v = type == json_type_array ? json_object_new_array() : json_object_new_object();
+	json_object_object_add(doc, key, v);
+	return v;
+}
+
+char **lb_json_keys(json_object *o)
+{
+	size_t n = 0;
+	char **keys = xcalloc(1, sizeof(char *));
+	if (!o)
+		return keys;
+	json_object_object_foreach (o, key, v) {
+		(void)v;
+		keys = xreallocarray(keys, n + 2, sizeof(char *));
+		keys[n++] = xstrdup(key);
+		keys[n] = NULL;
+	}
+	return keys;
+}

@@ -1,0 +1,13 @@
+/* Small JSON helpers shared by the ledgers of the cgroup-v2 and sched-domain backends.
+ *
+ * Ownership rule: lb_json_child() lends (the child belongs to doc); lb_json_keys() returns a
+ * vector the caller frees with strv_free(). */
+#pragma once
+
+#include <json-c/json.h>
+
+/* doc[key] if it has the type (object or array), else a new empty one put there. */
+json_object *lb_json_child(json_object *doc, const char *key, json_type type);
+
+/* The keys of an object, in its order; NULL-terminated. o may be NULL (no keys). */
+char **lb_json_keys(json_object *o);
