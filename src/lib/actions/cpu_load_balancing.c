@@ -18,6 +18,7 @@
 const struct lb_backend *const lb_backends[] = {
     &lb_cpuset_v2,
     &lb_cpuset_v1,
+    &lb_sched_domain,
     NULL,
 };
 

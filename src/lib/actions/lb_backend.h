@@ -32,6 +32,7 @@ struct lb_backend {
 
 extern const struct lb_backend lb_cpuset_v1;
 extern const struct lb_backend lb_cpuset_v2;
+extern const struct lb_backend lb_sched_domain;
 
 /* The backends by name, for the node config's "backend"; NULL-terminated. */
 extern const struct lb_backend *const lb_backends[];
