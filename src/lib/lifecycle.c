@@ -11,6 +11,7 @@
 
 #include "action.h"
 #include "cleanup.h"
+#include "cpulist.h"
 #include "fileio.h"
 #include "log.h"
 #include "sysroot.h"
@@ -153,6 +154,41 @@ int lifecycle_undo(struct state_store *store, const struct node_config *config,
 			return r;
 	}
 	return state_record_remove(store, rec->id, err);
+}
+
+int lifecycle_update_cpus(struct state_store *store, const struct node_config *config,
+			  struct container_record *rec, const struct cpuset *new_cpus,
+			  struct nh_error **err)
+{
+	enum nh_action a = NH_ACTION_CPU_LOAD_BALANCING;
+	struct action_record *ar = &rec->actions[a];
+	if (!ar->present || !ar->applied || !ar->cpus)
+		return 0;
+	_cleanup_cpuset_ struct cpuset old = {0};
+	if (cpuset_parse_list(ar->cpus, &old, err) < 0)
+		return nh_error_wrap(err, "record of %s", rec->id);
+	if (cpuset_equal(&old, new_cpus))
+		return 0;
+
+	/* What apply needs to know of the container: its id, pid and CPUs. The cpuset came from
+	 * the same runtime that ran the container, so it is as exclusive as before. */
+	struct container_info c = {
+	    .id = rec->id, .pid = rec->pid, .has_cpus = true, .exclusive = true};
+	cpuset_copy(&c.cpus, new_cpus);
+	const struct action_ops *ops = action_lookup(a);
+	struct action_context ctx = {
+	    .store = store, .config = config, .container = &c, .record = rec, .action = a};
+	int r = 0;
+	if (!ar->backend || strcmp(ar->backend, "cgroup-v1") != 0)
+		r = ops->undo(&ctx, err);
+	if (r == 0)
+		r = ops->apply(&ctx, err);
+	cpuset_clear(&c.cpus);
+	if (r < 0)
+		return nh_error_wrap(err, "%s follows the new CPUs", nh_action_to_string(a));
+	ar->applied = true;
+	r = state_record_write(store, rec, err);
+	return r < 0 ? r : 1;
 }
 
 int lifecycle_guard(struct state_store *store, const struct node_config *config,

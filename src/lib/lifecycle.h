@@ -31,6 +31,14 @@ int lifecycle_undo(struct state_store *store, const struct node_config *config,
 		   struct container_record *rec, struct nh_error **err)
     __attribute__((warn_unused_result));
 
+/* Makes the record's actions follow new CPUs (the runtime's `update` gave the container a new
+ * cpuset): each applied action that works on the container's CPUs is applied again for
+ * new_cpus. Backends that converge (cgroup v1) are re-applied in place; the others are undone
+ * and applied again. Returns 1 if anything moved, 0 if nothing had to. */
+int lifecycle_update_cpus(struct state_store *store, const struct node_config *config,
+			  struct container_record *rec, const struct cpuset *new_cpus,
+			  struct nh_error **err) __attribute__((warn_unused_result));
+
 /* Runs every action's guard (a container that asked for nothing started). */
 int lifecycle_guard(struct state_store *store, const struct node_config *config,
 		    struct nh_error **err);

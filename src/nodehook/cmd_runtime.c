@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -26,6 +27,7 @@
 #include "cleanup.h"
 #include "commands.h"
 #include "container.h"
+#include "cpulist.h"
 #include "fileio.h"
 #include "hooks_dir.h"
 #include "hooks_match.h"
@@ -162,7 +164,7 @@ static void forward_signal(int sig)
 /* Runs the runtime as a child with every catchable signal forwarded to it; returns its wait
  * status. */
 static int run_runtime_child(const struct runtime_args *a, const char *runtime, int argc,
-			     char **argv, int *ret_status)
+			     char **argv, int stdin_fd, int *ret_status)
 {
 	static const int forwarded[] = {SIGHUP,	 SIGINT,  SIGQUIT, SIGTERM,  SIGUSR1,
 					SIGUSR2, SIGPIPE, SIGALRM, SIGWINCH, SIGCONT};
@@ -184,6 +186,8 @@ static int run_runtime_child(const struct runtime_args *a, const char *runtime, 
 		/* The runtime must not outlive us: nodehook is what the caller waits for. */
 		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent)
+			_exit(127);
+		if (stdin_fd >= 0 && dup2(stdin_fd, STDIN_FILENO) < 0)
 			_exit(127);
 		execv(runtime, runtime_argv(runtime, argc, argv));
 		fprintf(stderr, "nodehook: exec %s: %s\n", runtime, strerror(errno));
@@ -245,6 +249,76 @@ static int undo_after_delete(const struct runtime_args *a, const struct node_con
 	return 0;
 }
 
+/* The new cpuset an update asks for: --cpuset-cpus, or linux.resources "cpu.cpus" in the
+ * --resources JSON (a file, or "-": stdin, which is kept in a memfd for the runtime to read
+ * again). Returns 1 with *ret set, 0 when the update does not touch the cpuset. */
+static int update_new_cpus(const struct runtime_args *a, int *ret_stdin_fd, struct cpuset *ret,
+			   struct nh_error **err)
+{
+	*ret_stdin_fd = -1;
+	if (a->cpuset_cpus) {
+		int r = cpuset_parse_list(a->cpuset_cpus, ret, err);
+		return r < 0 ? nh_error_wrap(err, "--cpuset-cpus") : 1;
+	}
+	if (!a->resources)
+		return 0;
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0;
+	int r;
+	if (strcmp(a->resources, "-") == 0) {
+		r = read_full_fd(STDIN_FILENO, NH_STATE_JSON_MAX, &buf, &len, err);
+		if (r < 0)
+			return nh_error_wrap(err, "update: reading the resources from stdin");
+		_cleanup_close_ int mfd = memfd_create("nodehook-update", MFD_CLOEXEC);
+		if (mfd < 0 || write_all(mfd, buf, len) < 0 || lseek(mfd, 0, SEEK_SET) < 0)
+			return nh_error_set_errno(err, errno,
+						  "update: keeping stdin for the runtime");
+		*ret_stdin_fd = TAKE_FD(mfd);
+	} else {
+		r = read_file_at(AT_FDCWD, a->resources, NH_STATE_JSON_MAX, &buf, &len, err);
+		if (r < 0)
+			return r;
+	}
+	_cleanup_json_ json_object *doc = NULL;
+	r = json_parse_strict(buf, len, NH_JSON_DEPTH_MAX, &doc, err);
+	if (r < 0)
+		return nh_error_wrap(err, "update: resources");
+	json_object *cpu = NULL, *cpus = NULL;
+	if (!doc || !json_object_object_get_ex(doc, "cpu", &cpu) || !cpu ||
+	    !json_object_object_get_ex(cpu, "cpus", &cpus) || !cpus ||
+	    !json_object_is_type(cpus, json_type_string) || !json_object_get_string(cpus)[0])
+		return 0;
+	r = cpuset_parse_list(json_object_get_string(cpus), ret, err);
+	return r < 0 ? nh_error_wrap(err, "update: resources: cpu.cpus") : 1;
+}
+
+/* After a successful update: isolation follows the container's new CPUs. */
+static int follow_update(const struct runtime_args *a, const struct node_config *config,
+			 const struct cpuset *cpus)
+{
+	_cleanup_error_ struct nh_error *err = NULL;
+	_cleanup_free_ char *boot_id = NULL;
+	_cleanup_state_store_ struct state_store *store = NULL;
+	if (read_boot_id(&boot_id, &err) < 0 ||
+	    state_store_open_existing(config->state_dir, boot_id, &store, &err) < 0)
+		return fail(a, "%s", err->msg);
+	if (!store)
+		return 0;
+	if (state_store_lock(store, true, &err) < 0)
+		return fail(a, "%s", err->msg);
+	struct container_record rec = {0};
+	int r = state_record_read(store, a->id, &rec, &err);
+	if (r <= 0)
+		return r < 0 ? fail(a, "%s", err->msg) : 0;
+	r = lifecycle_update_cpus(store, config, &rec, cpus, &err);
+	container_record_clear(&rec);
+	if (r < 0)
+		return fail(a, "update of %s: %s", a->id, err->msg);
+	if (r > 0)
+		log_info("isolation follows the new CPUs");
+	return 0;
+}
+
 /* Whether nodehook holds a record for this container: one stat, no parsing. */
 static bool has_record(const struct node_config *config, const char *id)
 {
@@ -280,7 +354,7 @@ int cmd_runtime(int argc, char **argv)
 		if (!has_record(config, a.id))
 			return exec_runtime(&a, runtime, argc, argv);
 		int status = 0;
-		if (run_runtime_child(&a, runtime, argc, argv, &status) != 0)
+		if (run_runtime_child(&a, runtime, argc, argv, -1, &status) != 0)
 			return 1;
 		/* Undo only once the container is really gone: a refused delete (running, no
 		 * --force) keeps it, and its record. */
@@ -289,7 +363,27 @@ int cmd_runtime(int argc, char **argv)
 		log_close();
 		return exit_like(status);
 	}
-	case RUNTIME_CMD_UPDATE:
+	case RUNTIME_CMD_UPDATE: {
+		if (!has_record(config, a.id))
+			return exec_runtime(&a, runtime, argc, argv);
+		_cleanup_cpuset_ struct cpuset cpus = {0};
+		_cleanup_close_ int stdin_fd = -1;
+		int r = update_new_cpus(&a, &stdin_fd, &cpus, &err);
+		if (r < 0)
+			return fail(&a, "%s", err->msg);
+		if (r == 0 && stdin_fd < 0)
+			return exec_runtime(&a, runtime, argc, argv);
+		int status = 0;
+		if (run_runtime_child(&a, runtime, argc, argv, stdin_fd, &status) != 0)
+			return 1;
+		bool updated = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+		if (r > 0 && updated && follow_update(&a, config, &cpus) != 0) {
+			log_close();
+			return 1;
+		}
+		log_close();
+		return exit_like(status);
+	}
 	case RUNTIME_CMD_OTHER:
 	case RUNTIME_CMD_NONE:
 	default:
