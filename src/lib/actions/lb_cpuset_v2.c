@@ -91,7 +91,8 @@ static int ledger_load(struct state_store *store, const char *mount, struct ledg
 	return r;
 }
 
-static int ledger_save(struct state_store *store, struct ledger *l, struct nh_error **err)
+static __attribute__((warn_unused_result)) int ledger_save(struct state_store *store,
+							   struct ledger *l, struct nh_error **err)
 {
 	return state_doc_write(store, LEDGER, l->doc, err);
 }
@@ -167,8 +168,10 @@ static bool recorded(const struct ledger *l, const char *cgroup, const char *fil
 
 /* Before a write to cgroup/file: its old value recorded unless it already is (write-ahead),
  * then a crash point. */
-static int record_old(struct state_store *store, struct ledger *l, const char *cgroup,
-		      const char *file, const char *old, struct nh_error **err)
+static __attribute__((warn_unused_result)) int record_old(struct state_store *store,
+							  struct ledger *l, const char *cgroup,
+							  const char *file, const char *old,
+							  struct nh_error **err)
 {
 	if (!recorded(l, cgroup, file)) {
 		json_object *e = json_object_new_object();
@@ -194,8 +197,10 @@ static int read_present(const struct ledger *l, const char *cgroup, const char *
 	return r;
 }
 
-static int write_present(const struct ledger *l, const char *cgroup, const char *file,
-			 const char *value, struct nh_error **err)
+static __attribute__((warn_unused_result)) int write_present(const struct ledger *l,
+							     const char *cgroup, const char *file,
+							     const char *value,
+							     struct nh_error **err)
 {
 	int r = cgroup_write(l->mount, cgroup, file, value, err);
 	if (r == -ENOENT)
@@ -364,7 +369,8 @@ static int release(struct ledger *l, struct nh_error **err)
 }
 
 /* Undoes for container `id`: marks it leaving (recorded first), releases, forgets it. */
-static int leave(struct state_store *store, struct ledger *l, const char *id, struct nh_error **err)
+static __attribute__((warn_unused_result)) int leave(struct state_store *store, struct ledger *l,
+						     const char *id, struct nh_error **err)
 {
 	json_object *c = NULL;
 	if (json_object_object_get_ex(l->containers, id, &c) && !is_leaving(c)) {

@@ -68,7 +68,8 @@ static int ledger_load(struct state_store *store, bool create, struct ledger *re
 	return r;
 }
 
-static int ledger_save(struct state_store *store, struct ledger *l, struct nh_error **err)
+static __attribute__((warn_unused_result)) int ledger_save(struct state_store *store,
+							   struct ledger *l, struct nh_error **err)
 {
 	return state_doc_write(store, LEDGER, l->doc, err);
 }
@@ -108,7 +109,8 @@ static int read_flags(unsigned cpu, unsigned domain, long *ret, struct nh_error 
 	return 0;
 }
 
-static int write_flags(unsigned cpu, unsigned domain, long flags, struct nh_error **err)
+static __attribute__((warn_unused_result)) int write_flags(unsigned cpu, unsigned domain,
+							   long flags, struct nh_error **err)
 {
 	char dir[96], value[32];
 	snprintf(dir, sizeof(dir), SD_DIR "/cpu%u/domain%u", cpu, domain);
@@ -267,8 +269,8 @@ static int reconcile(struct state_store *store, struct ledger *l, struct nh_erro
 }
 
 /* Drops container id from the ledger (recorded first), then gives back what it alone held. */
-static int forget(struct state_store *store, struct ledger *l, const char *id,
-		  struct nh_error **err)
+static __attribute__((warn_unused_result)) int forget(struct state_store *store, struct ledger *l,
+						      const char *id, struct nh_error **err)
 {
 	if (json_object_object_get_ex(l->isolated, id, NULL)) {
 		json_object_object_del(l->isolated, id);
