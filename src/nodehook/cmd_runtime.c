@@ -86,11 +86,15 @@ __attribute__((format(printf, 2, 3))) static int fail(const struct runtime_args 
 /* Injects the matching hooks.d hooks into the bundle's config.json. */
 static int prepare_create(const struct runtime_args *a, const struct node_config *config)
 {
-	if (!a->id || !container_id_valid(a->id))
+	/* No id, no bundle, no config.json: nothing to inject into, and the runtime refuses the
+	 * command anyway; let it say why in its own words (transparency). */
+	if (!a->id)
+		return 0;
+	if (!container_id_valid(a->id))
 		return fail(a,
 			    "container id '%.64s' is not valid (runc's alphabet: "
 			    "[A-Za-z0-9_+.-])",
-			    a->id ? a->id : "");
+			    a->id);
 	const char *bundle = a->bundle ? a->bundle : ".";
 	_cleanup_free_ char *config_path = NULL;
 	if (a->config)
@@ -101,7 +105,10 @@ static int prepare_create(const struct runtime_args *a, const struct node_config
 
 	_cleanup_error_ struct nh_error *err = NULL;
 	_cleanup_oci_config_ struct oci_config *oci = NULL;
-	if (oci_config_load(config_path, &oci, &err) < 0)
+	int lr = oci_config_load(config_path, &oci, &err);
+	if (lr == -ENOENT || lr == -ENOTDIR)
+		return 0;
+	if (lr < 0)
 		return fail(a, "%s", err->msg);
 
 	size_t n_dirs = 0;
