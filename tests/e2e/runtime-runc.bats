@@ -1,0 +1,646 @@
+#!/usr/bin/env bats
+# nodehook-runtime is transparent: runc and crun called directly and through the wrapper (a
+# symlink named nodehook-runtime to the nodehook binary, the node config's "runtime" naming the
+# real one) give the same exit status, stdout and stderr, byte for byte; every fd, env variable
+# and argv word the caller passes reaches the runtime; the wrapper's own failures surface the way
+# runc's do (a JSON line in --log, or one stderr line) without calling the runtime; a delete undoes
+# a record whose poststop hook did not run, forwards signals and mirrors the runtime's end.
+#
+# crun runs through the crun-nohybrid workaround (machine.md, workaround 1): in the crun tests
+# the node config's "runtime" is that script, and the direct calls use the same script. This is
+# a test-only setup for this host's hybrid cgroups; a node would name /usr/bin/crun.
+#
+# Real runtimes use a private --root ($NH_T/root) so that `list` sees only this test's
+# containers. argv, env and fd checks use a fake runtime (a shell script, set as "runtime") that
+# records what it got.
+#
+# Normalised, and only there: the container id where two containers are compared (create, start,
+# kill, delete need a container each), and runc's `time="..."` on error lines (it stamps the
+# second it failed in, which two calls can straddle).
+
+load lib/common
+
+setup_file() {
+	nh_require_nodehook
+}
+
+setup() {
+	nh_require_root
+	nh_require_cmds runc jq
+	nh_setup
+	mkdir -p "$NH_T/bin" "$NH_T/hooks.d" "$NH_T/cap" "$NH_T/fake"
+	W=$NH_T/bin/nodehook-runtime
+	ln -s "$NODEHOOK_BIN" "$W"
+	STATE=$NH_T/state
+	ROOT=$NH_T/root
+	RUNC=/usr/bin/runc
+	node_config "$RUNC"
+	write_fake
+	: >"$NH_T/.mine"
+}
+
+teardown() {
+	local root rt id
+	if [ -f "$NH_T/.mine" ]; then
+		while read -r root rt id; do
+			"$rt" --root "$root" delete -f "$id" >/dev/null 2>&1 || true
+		done <"$NH_T/.mine"
+	fi
+	[ -z "${NH_CPUSET_BEFORE:-}" ] || cpuset_restore "$NH_CPUSET_BEFORE"
+	nh_teardown
+}
+
+# node_config RUNTIME: $NODEHOOK_CONFIG names a node config with RUNTIME, $STATE and $NH_T/hooks.d.
+node_config() {
+	printf '{"state_dir": "%s", "hooks_dirs": ["%s"], "runtime": "%s"}\n' \
+		"$STATE" "$NH_T/hooks.d" "$1" >"$NH_T/node.json"
+	export NODEHOOK_CONFIG=$NH_T/node.json
+}
+
+# mine RUNTIME ID: remember a container for teardown (deleted with --root $ROOT).
+mine() {
+	echo "$ROOT $1 $2" >>"$NH_T/.mine"
+}
+
+# The fake runtime: records argv ("$0" "$@", NUL-separated), the environment (NUL-separated) and
+# its open fds ("N target" lines, fake_same sorts them) as $NH_T/fake/$FAKE_TAG.{argv,env,fds.raw}.
+# Then:
+#   FAKE_SLEEP=S  writes its pid to .ready, sleeps up to S seconds, appending each signal it gets
+#                 (HUP INT QUIT USR1 USR2 TERM) to .sig; TERM ends the sleep;
+#   FAKE_DIE=SIG  dies by SIG at the end, else exits FAKE_EXIT (default 0).
+write_fake() {
+	FAKE=$NH_T/bin/fake-runtime
+	cat >"$FAKE" <<EOF
+#!/bin/sh
+d='$NH_T/fake' t=\${FAKE_TAG:-call}
+# No pipe, no redirection: find lists the shell's fds, and would see those.
+find /proc/\$\$/fd -mindepth 1 -fprintf "\$d/\$t.fds.raw" '%f %l\n'
+printf '%s\0' "\$0" "\$@" >"\$d/\$t.argv"
+env -0 >"\$d/\$t.env"
+end() {
+	if [ -n "\${FAKE_DIE:-}" ]; then trap - "\$FAKE_DIE"; kill -s "\$FAKE_DIE" \$\$; fi
+	exit "\${FAKE_EXIT:-0}"
+}
+if [ -n "\${FAKE_SLEEP:-}" ]; then
+	for s in HUP INT QUIT USR1 USR2; do trap "echo \$s >>'\$d/\$t.sig'" \$s; done
+	trap "echo TERM >>'\$d/\$t.sig'; kill \\\$sp 2>/dev/null" TERM
+	sleep "\$FAKE_SLEEP" & sp=\$!
+	echo \$\$ >"\$d/\$t.ready"
+	while kill -0 \$sp 2>/dev/null; do wait \$sp; done
+fi
+end
+EOF
+	chmod 755 "$FAKE"
+}
+
+# wait_for COND...: retries the command COND for up to 5 s.
+wait_for() {
+	local i
+	for i in $(seq 100); do
+		"$@" && return 0
+		sleep 0.05
+	done
+	nh_fail "timed out waiting for: $*"
+}
+
+# cap NAME CMD...: runs CMD (stdin /dev/null), keeps its stdout, stderr and exit status in
+# $NH_T/cap/NAME.{out,err,rc}.
+cap() {
+	local n=$1 rc=0
+	shift
+	"$@" >"$NH_T/cap/$n.out" 2>"$NH_T/cap/$n.err" </dev/null || rc=$?
+	echo "$rc" >"$NH_T/cap/$n.rc"
+}
+
+# same_caps A B WHAT [SED_ARGS...]: captures A and B agree (after SED_ARGS, if any, on both).
+same_caps() {
+	local a=$1 b=$2 what=$3 x
+	shift 3
+	for x in rc out err; do
+		if [ $# -gt 0 ]; then
+			sed "$@" "$NH_T/cap/$a.$x" >"$NH_T/cap/$a.$x.n"
+			sed "$@" "$NH_T/cap/$b.$x" >"$NH_T/cap/$b.$x.n"
+		else
+			cp "$NH_T/cap/$a.$x" "$NH_T/cap/$a.$x.n"
+			cp "$NH_T/cap/$b.$x" "$NH_T/cap/$b.$x.n"
+		fi
+		cmp -s "$NH_T/cap/$a.$x.n" "$NH_T/cap/$b.$x.n" && continue
+		nh_fail "$what: $x differs (- direct, + wrapper):" \
+			"$(diff -u "$NH_T/cap/$a.$x.n" "$NH_T/cap/$b.$x.n" | tail -n +3)"
+		return 1
+	done
+}
+
+# same RT ARGS...: ARGS through RT and through the wrapper, on the same container(s).
+same() {
+	local rt=$1
+	shift
+	cap direct "$rt" "$@"
+	cap wrapped "$W" "$@"
+	same_caps direct wrapped "$*"
+}
+
+# same2 RT ARGS...: ARGS with every "@ID" replaced by $A directly and by $B through the wrapper;
+# outputs compared with the ids (and runc's time="...") normalised.
+same2() {
+	local rt=$1
+	shift
+	cap direct "$rt" "${@//@ID/$A}"
+	cap wrapped "$W" "${@//@ID/$B}"
+	same_caps direct wrapped "$*" -e "s/$A/@ID/g; s/$B/@ID/g" -e 's/time="[^"]*"/time="T"/g'
+}
+
+# A bundle NAME under $NH_T, the cached config run through the jq FILTER.
+bundle() {
+	nh_bundle "$NH_T/$1" "${2:-.}"
+}
+
+status_of() { # RT ID
+	"$1" --root "$ROOT" state "$2" 2>/dev/null | jq -r .status
+}
+
+is_status() { # RT ID STATUS
+	[ "$(status_of "$1" "$2")" = "$3" ]
+}
+
+# --- transparency with the real runtimes --------------------------------------------------------
+
+# lifecycle RT: every verb, directly on container $A and through the wrapper on $B (or both on
+# the same container where the verb does not change it), then the error cases.
+lifecycle() {
+	local rt=$1 none
+	A=$(nh_id direct) B=$(nh_id wrapped) none=$(nh_id none)
+	mine "$rt" "$A"
+	mine "$rt" "$B"
+	bundle b '.process.args = ["sleep", "30"]'
+	same2 "$rt" --root "$ROOT" create --bundle "$NH_T/b" @ID || return 1
+	nh_assert_eq 0 "$(cat "$NH_T/cap/direct.rc")" "create exit status" || return 1
+	same2 "$rt" --root "$ROOT" start @ID || return 1
+	same "$rt" --root "$ROOT" state "$A" || return 1
+	same "$rt" --root "$ROOT" state "$B" || return 1
+	same "$rt" --root "$ROOT" list || return 1
+	same "$rt" --root "$ROOT" list --format json || return 1
+	same "$rt" --root "$ROOT" ps --format json "$B" || return 1
+	if [ "${rt##*/}" = runc ]; then
+		# The default table has ps's C column (lifetime CPU %), which moves between two calls.
+		same "$rt" --root "$ROOT" ps "$B" -o pid,args || return 1
+	fi
+	same "$rt" --root "$ROOT" exec "$B" sh -c 'echo out; echo err >&2; exit 5' || return 1
+	nh_assert_eq 5 "$(cat "$NH_T/cap/direct.rc")" "exec exit status" || return 1
+	nh_assert_eq "out" "$(cat "$NH_T/cap/direct.out")" "exec stdout" || return 1
+	same "$rt" --root "$ROOT" exec "$B" no-such-binary || return 1
+	same2 "$rt" --root "$ROOT" kill @ID KILL || return 1
+	wait_for is_status "$rt" "$A" stopped || return 1
+	wait_for is_status "$rt" "$B" stopped || return 1
+	same2 "$rt" --root "$ROOT" delete @ID || return 1
+	nh_assert_eq 0 "$(cat "$NH_T/cap/direct.rc")" "delete exit status" || return 1
+
+	# run, to completion: the container's stdout, stderr and exit code come back as they are.
+	bundle r '.process.args = ["sh", "-c", "echo out; echo err >&2; exit 3"]'
+	same2 "$rt" --root "$ROOT" run --bundle "$NH_T/r" @ID || return 1
+	nh_assert_eq 3 "$(cat "$NH_T/cap/direct.rc")" "run exit status" || return 1
+
+	# Errors, and what needs no container.
+	same "$rt" --root "$ROOT" state "$none" || return 1
+	nh_assert_eq 1 "$(cat "$NH_T/cap/direct.rc")" "state of an unknown id: exit status" || return 1
+	same "$rt" --root "$ROOT" kill "$none" KILL || return 1
+	same "$rt" --root "$ROOT" delete "$none" || return 1
+	same "$rt" --root "$ROOT" delete --force "$none" || return 1
+	same2 "$rt" --root "$ROOT" create --bundle "$NH_T/no-such-bundle" @ID || return 1
+	same2 "$rt" --root "$ROOT" run --bundle "$NH_T/no-such-bundle" @ID || return 1
+	same2 "$rt" --root "$ROOT" create --bundle "$NH_T/b" || return 1
+	same "$rt" --root "$ROOT" no-such-command || return 1
+	same "$rt" --version || return 1
+	same "$rt" features || return 1
+	same "$rt" || return 1
+}
+
+@test "runc: create/start/state/list/ps/exec/kill/delete/run, errors, --version, features: byte-identical" {
+	lifecycle "$RUNC"
+}
+
+@test "crun (through crun-nohybrid): the same verbs and errors: byte-identical" {
+	nh_require_crun
+	node_config "$NH_CRUN"
+	lifecycle "$NH_CRUN"
+}
+
+# fds RT: --preserve-fds with extra fds open, LISTEN_FDS socket activation, --pid-file.
+fds() {
+	local rt=$1
+	A=$(nh_id direct) B=$(nh_id wrapped)
+	echo "line on fd 3" >"$NH_T/fd3"
+	# fd 3 is read, fd 4 written, fd 5 is open but not preserved: the container must not see it.
+	bundle p '.process.args = ["sh", "-c", "read l <&3; echo \"got $l\"; echo \"to fd 4\" >&4;
+		for n in 3 4 5; do [ -e /proc/self/fd/$n ] && echo \"fd $n open\" || echo \"fd $n closed\"; done"]'
+	: >"$NH_T/fd4.direct"
+	: >"$NH_T/fd4.wrapped"
+	cap direct "$rt" --root "$ROOT" run --preserve-fds 2 --bundle "$NH_T/p" "$A" \
+		3<"$NH_T/fd3" 4>>"$NH_T/fd4.direct" 5<"$NH_T/fd3"
+	cap wrapped "$W" --root "$ROOT" run --preserve-fds 2 --bundle "$NH_T/p" "$B" \
+		3<"$NH_T/fd3" 4>>"$NH_T/fd4.wrapped" 5<"$NH_T/fd3"
+	same_caps direct wrapped "run --preserve-fds 2" || return 1
+	nh_assert_eq "$(printf '%s\n' "got line on fd 3" "fd 3 open" "fd 4 open" "fd 5 closed")" \
+		"$(cat "$NH_T/cap/wrapped.out")" "the container's view of its fds" || return 1
+	nh_assert_eq "to fd 4" "$(cat "$NH_T/fd4.wrapped")" "written to fd 4 through the wrapper" || return 1
+	cmp "$NH_T/fd4.direct" "$NH_T/fd4.wrapped" || return 1
+
+	# Socket activation: the runtime takes LISTEN_FDS fds only if LISTEN_PID is its own pid, so
+	# this also proves the wrapper execs in place (no fork on this path).
+	bundle s '.process.args = ["sh", "-c", "echo \"LISTEN_FDS=$LISTEN_FDS LISTEN_PID=$LISTEN_PID\"; read l <&3; echo \"got $l\""]'
+	local act='export LISTEN_FDS=1 LISTEN_PID=$$; exec "$@"'
+	cap direct sh -c "$act" sh "$rt" --root "$ROOT" run --bundle "$NH_T/s" "$A" 3<"$NH_T/fd3"
+	cap wrapped sh -c "$act" sh "$W" --root "$ROOT" run --bundle "$NH_T/s" "$B" 3<"$NH_T/fd3"
+	same_caps direct wrapped "run with LISTEN_FDS=1" || return 1
+	nh_assert_eq "got line on fd 3" "$(sed -n 2p "$NH_T/cap/wrapped.out")" \
+		"socket activation through the wrapper: fd 3" || return 1
+	# runc also hands LISTEN_FDS on to the container; crun 1.8.1 passes the fds, not the variable.
+	if [ "$rt" = "$RUNC" ]; then
+		nh_assert_eq "LISTEN_FDS=1 LISTEN_PID=1" "$(sed -n 1p "$NH_T/cap/wrapped.out")" \
+			"socket activation through the wrapper: env" || return 1
+	fi
+
+	# --pid-file: written by the runtime, holding the container's host pid.
+	mine "$rt" "$A"
+	mine "$rt" "$B"
+	bundle c '.process.args = ["sleep", "30"]'
+	same2 "$rt" --root "$ROOT" create --pid-file "$NH_T/@ID.pid" --bundle "$NH_T/c" @ID || return 1
+	local id
+	for id in "$A" "$B"; do
+		nh_assert_eq "$("$rt" --root "$ROOT" state "$id" | jq .pid)" "$(cat "$NH_T/$id.pid")" \
+			"$id: --pid-file" || return 1
+	done
+}
+
+@test "runc: --preserve-fds, LISTEN_FDS and --pid-file reach the runtime as if called directly" {
+	fds "$RUNC"
+}
+
+@test "crun: --preserve-fds, LISTEN_FDS and --pid-file reach the runtime as if called directly" {
+	nh_require_crun
+	node_config "$NH_CRUN"
+	fds "$NH_CRUN"
+}
+
+# A console socket receiver: accepts one connection, takes the pty master fd sent with
+# SCM_RIGHTS, and copies what the container writes to it into OUT until it sees "tty-ok".
+write_recvtty() {
+	cat >"$NH_T/bin/recvtty" <<'EOF'
+#!/usr/bin/python3
+import array, os, signal, socket, sys
+path, out = sys.argv[1], sys.argv[2]
+signal.alarm(10)
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(path)
+s.listen(1)
+c, _ = s.accept()
+fds = array.array("i")
+_, anc, _, _ = c.recvmsg(4096, socket.CMSG_SPACE(fds.itemsize))
+for level, kind, data in anc:
+    if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+        fds.frombytes(data[: fds.itemsize])
+buf = b""
+while b"tty-ok" not in buf:
+    try:
+        d = os.read(fds[0], 4096)
+    except OSError:
+        break
+    if not d:
+        break
+    buf += d
+with open(out, "wb") as f:
+    f.write(buf)
+EOF
+	chmod 755 "$NH_T/bin/recvtty"
+}
+
+# console RT ID NAME: create --console-socket through RT; prints what the pty gave.
+console() {
+	local rt=$1 id=$2 sock=$NH_T/$3.sock pid
+	"$NH_T/bin/recvtty" "$sock" "$NH_T/$3.tty" &
+	pid=$!
+	wait_for test -S "$sock" || return 1
+	mine "$rt" "$id"
+	"$rt" --root "$ROOT" create --console-socket "$sock" --bundle "$NH_T/t" "$id" </dev/null ||
+		return 1
+	"$rt" --root "$ROOT" start "$id" || return 1
+	wait "$pid" || nh_fail "recvtty failed" || return 1
+	cat "$NH_T/$3.tty"
+}
+
+@test "runc: --console-socket: the pty master reaches the caller's socket" {
+	[ -x /usr/bin/python3 ] || skip "no /usr/bin/python3 for the console socket receiver"
+	write_recvtty
+	bundle t '.process.terminal = true | .process.args = ["sh", "-c", "tty; echo tty-ok; sleep 30"]'
+	local direct wrapped
+	direct=$(console "$RUNC" "$(nh_id direct)" direct)
+	wrapped=$(console "$W" "$(nh_id wrapped)" wrapped)
+	nh_assert_eq "$(printf '/dev/pts/0\r\ntty-ok\r')" "$wrapped" "the pty through the wrapper"
+	nh_assert_eq "$direct" "$wrapped" "the pty, direct vs wrapper"
+}
+
+# --- argv, env and fds, with the fake runtime ---------------------------------------------------
+
+# only_fds CMD...: CMD with fds 0-4 and 7 only (bats holds others, without FD_CLOEXEC), so that
+# the fds the runtime gets can be compared with an exact list.
+only_fds() {
+	(
+		local n
+		for n in /proc/$BASHPID/fd/*; do
+			n=${n##*/}
+			case $n in 0 | 1 | 2 | 3 | 4 | 7) ;; *) eval "exec $n>&-" ;; esac
+		done
+		exec "$@"
+	)
+}
+
+# fake_same TAG ARGS...: the fake runtime called directly and through the wrapper, with fds 3, 4
+# and 7 open and LISTEN_FDS/LISTEN_PID/NOTIFY_SOCKET/_OCI_SYNCPIPE set: argv equal but for argv[0]
+# (the fake's path directly, the wrapper replaces it with the same path), env and fds equal.
+fake_same() {
+	local tag=$1
+	shift
+	local env=(LISTEN_FDS=2 LISTEN_PID=4242 NOTIFY_SOCKET=/run/nh.sock _OCI_SYNCPIPE=7)
+	FAKE_TAG=$tag.direct only_fds env "${env[@]}" "$FAKE" "$@" 3<"$NH_T/fd3" 4>"$NH_T/fd4" \
+		7<"$NH_T/fd3" </dev/null >/dev/null 2>/dev/null || return 1
+	FAKE_TAG=$tag.wrapped only_fds env "${env[@]}" "$W" "$@" 3<"$NH_T/fd3" 4>"$NH_T/fd4" \
+		7<"$NH_T/fd3" </dev/null >/dev/null 2>/dev/null || nh_fail "$tag: the wrapper failed" || return 1
+	local f=$NH_T/fake/$tag
+	printf '%s\0' "$FAKE" "$@" >"$f.expected"
+	cmp -s "$f.expected" "$f.wrapped.argv" || {
+		tr '\0' '\n' <"$f.expected" >"$f.expected.txt"
+		tr '\0' '\n' <"$f.wrapped.argv" >"$f.wrapped.argv.txt"
+		nh_fail "$tag: argv differs (- expected, + what the runtime got):" \
+			"$(diff -u "$f.expected.txt" "$f.wrapped.argv.txt" | tail -n +3)"
+		return 1
+	}
+	# The env differs in FAKE_TAG only.
+	local x
+	for x in direct wrapped; do
+		tr '\0' '\n' <"$f.$x.env" | grep -v '^FAKE_TAG=' | sort >"$f.$x.env.txt"
+		sort -n "$f.$x.fds.raw" >"$f.$x.fds"
+	done
+	cmp -s "$f.direct.env.txt" "$f.wrapped.env.txt" ||
+		nh_fail "$tag: env differs:" "$(diff "$f.direct.env.txt" "$f.wrapped.env.txt")" || return 1
+	grep -qx 'LISTEN_FDS=2' "$f.wrapped.env.txt" || nh_fail "$tag: LISTEN_FDS lost" || return 1
+	cmp -s "$f.direct.fds" "$f.wrapped.fds" ||
+		nh_fail "$tag: open fds differ (- direct, + wrapper):" \
+			"$(diff -u "$f.direct.fds" "$f.wrapped.fds" | tail -n +3)" || return 1
+	# 10 is dash's own: the script it reads.
+	nh_assert_eq "$(printf '%s\n' "0 /dev/null" "1 /dev/null" "2 /dev/null" "3 $NH_T/fd3" \
+		"4 $NH_T/fd4" "7 $NH_T/fd3" "10 $FAKE")" "$(cat "$f.wrapped.fds")" \
+		"$tag: the runtime's fds"
+}
+
+@test "fake runtime: argv reaches the runtime unchanged but for argv[0], in every global flag form; env and fds too" {
+	node_config "$FAKE"
+	echo data >"$NH_T/fd3"
+	bundle b
+	local B=$NH_T/b L=$NH_T/log.json id
+	id=$(nh_id x)
+	fake_same root-space --root "$ROOT" state "$id"
+	fake_same root-eq --root="$ROOT" state "$id"
+	fake_same root-single-dash -root "$ROOT" state "$id"
+	fake_same root-single-dash-eq -root="$ROOT" kill "$id" 9
+	fake_same log-json --log "$L" --log-format json create --bundle "$B" --pid-file "$NH_T/p" "$id"
+	fake_same log-eq --log="$L" --log-format=json --root="$ROOT" start "$id"
+	fake_same debug --debug --root "$ROOT" kill --all "$id" KILL
+	fake_same systemd --systemd-cgroup --root="$ROOT" create --bundle="$B" --no-pivot --no-new-keyring "$id"
+	fake_same unknown-globals --rootless=false --cgroup-manager=disabled --criu /usr/sbin/criu \
+		run -b "$B" --preserve-fds 3 --console-socket "$NH_T/s" -d "$id"
+	fake_same exec --root "$ROOT" exec --process "$NH_T/p.json" --detach --pid-file "$NH_T/e.pid" "$id"
+	fake_same exec-argv --root "$ROOT" exec -t "$id" sh -c 'echo "a  b"; printf "%s\n" "" x' '' ' '
+	fake_same update --root "$ROOT" update --resources - "$id"
+	fake_same delete --root "$ROOT" delete --force "$id"
+	fake_same ps --root "$ROOT" ps "$id" -- -o pid,args
+	fake_same features features
+	fake_same version --version
+	fake_same none
+	fake_same dashdash --root "$ROOT" state -- "$id"
+	fake_same newline --root "$ROOT" state $'nh\nx'
+}
+
+# --- the wrapper's own failures -----------------------------------------------------------------
+
+# create_fails WHAT VERB ID: VERB through the wrapper fails before the runtime runs, twice: with
+# --log F --log-format json (one JSON error line appended to F, stderr empty) and without --log
+# (one stderr line). Always exit 1, empty stdout, config.json unchanged, the fake never called.
+create_fails() {
+	local what=$1 verb=$2 id=$3 L=$NH_T/log.json
+	cp "$NH_T/b/config.json" "$NH_T/config.before"
+	echo '{"level":"info","msg":"an earlier line","time":"2026-01-01T00:00:00Z"}' >"$L"
+	cap wrapped "$W" --root "$ROOT" --log "$L" --log-format json "$verb" --bundle "$NH_T/b" "$id"
+	nh_assert_eq 1 "$(cat "$NH_T/cap/wrapped.rc")" "$what, --log: exit status" || return 1
+	[ ! -e "$NH_T/fake/call.argv" ] || nh_fail "$what, --log: the runtime was called" || return 1
+	[ ! -s "$NH_T/cap/wrapped.out" ] || nh_fail "$what, --log: stdout: $(cat "$NH_T/cap/wrapped.out")" || return 1
+	[ ! -s "$NH_T/cap/wrapped.err" ] || nh_fail "$what, --log: stderr: $(cat "$NH_T/cap/wrapped.err")" || return 1
+	nh_assert_eq 2 "$(wc -l <"$L")" "$what: lines in --log" || return 1
+	head -n 1 "$L" | grep -q 'an earlier line' || nh_fail "$what: --log was not appended to" || return 1
+	tail -n 1 "$L" | jq -e 'keys == ["level", "msg", "time"] and .level == "error"
+		and (.msg | startswith("nodehook: ")) and (.time | test("^[0-9-]+T[0-9:]+Z$"))' >/dev/null ||
+		nh_fail "$what: not a runc-style JSON error line: $(tail -n 1 "$L")" || return 1
+	cmp "$NH_T/config.before" "$NH_T/b/config.json" || nh_fail "$what: config.json changed" || return 1
+
+	cap wrapped "$W" --root "$ROOT" "$verb" --bundle "$NH_T/b" "$id"
+	nh_assert_eq 1 "$(cat "$NH_T/cap/wrapped.rc")" "$what: exit status" || return 1
+	[ ! -e "$NH_T/fake/call.argv" ] || nh_fail "$what: the runtime was called" || return 1
+	[ ! -s "$NH_T/cap/wrapped.out" ] || nh_fail "$what: stdout: $(cat "$NH_T/cap/wrapped.out")" || return 1
+	nh_assert_eq 1 "$(wc -l <"$NH_T/cap/wrapped.err")" "$what: stderr lines ($(cat "$NH_T/cap/wrapped.err"))" || return 1
+	grep -q '^nodehook: ' "$NH_T/cap/wrapped.err" || nh_fail "$what: stderr: $(cat "$NH_T/cap/wrapped.err")" || return 1
+	cmp "$NH_T/config.before" "$NH_T/b/config.json" || nh_fail "$what: config.json changed"
+}
+
+@test "create/run fail without calling the runtime on a bad hooks.d file, a malformed config.json, a bad id" {
+	node_config "$FAKE"
+	bundle b
+	local id
+	id=$(nh_id x)
+	printf '%s' '{"version": "1.0.0", "hook": ' >"$NH_T/hooks.d/50-bad.json"
+	create_fails "a bad hooks.d file" create "$id"
+	create_fails "a bad hooks.d file" run "$id"
+	rm "$NH_T/hooks.d/50-bad.json"
+	local good
+	good=$(cat "$NH_T/b/config.json")
+	printf '%s' "${good:0:40}" >"$NH_T/b/config.json"
+	create_fails "a truncated config.json" create "$id"
+	printf '%s\n' '{"ociVersion": "1.0.2", "annotations": {"a": 1}}' >"$NH_T/b/config.json"
+	create_fails "annotations not strings" run "$id"
+	printf '%s\n' "$good" >"$NH_T/b/config.json"
+	create_fails "an id with a /" create "nh-$NH_SUFFIX/x"
+	create_fails "an id with a space" run "nh $NH_SUFFIX"
+	create_fails "the id .." create ..
+}
+
+# --- delete: undo, signals, exit status ---------------------------------------------------------
+
+CS=/sys/fs/cgroup/cpuset
+
+# Prints "lb cpus path" for every cpuset.
+cpuset_snapshot() {
+	local d
+	for d in "$CS" $(find "$CS" -mindepth 1 -type d); do
+		echo "$(cat "$d/cpuset.sched_load_balance" 2>/dev/null) $(cat "$d/cpuset.cpus" 2>/dev/null) ${d#$CS}/"
+	done
+}
+
+# cpuset_restore SNAPSHOT: puts back the load-balance flags of SNAPSHOT and removes nodehook's
+# housekeeping cpuset, for a test that failed half-way.
+cpuset_restore() {
+	local lb cpus path
+	while read -r lb cpus path; do
+		[ -f "$CS$path/cpuset.sched_load_balance" ] || continue
+		[ "$(cat "$CS$path/cpuset.sched_load_balance")" = "$lb" ] ||
+			echo "$lb" >"$CS$path/cpuset.sched_load_balance" || true
+	done <<<"$1"
+	grep -q ' /nodehook-housekeeping/$' <<<"$1" || rmdir "$CS/nodehook-housekeeping" 2>/dev/null || true
+}
+
+# cpuset_same_as SNAPSHOT: every cpuset of SNAPSHOT still present has its old flag and cpus, and
+# there is no housekeeping cpuset unless there was one.
+cpuset_same_as() {
+	local now
+	now=$(cpuset_snapshot)
+	local diffs
+	diffs=$(awk 'NR == FNR { was[$3] = $0; next } ($3 in was) && was[$3] != $0 { print "was: " was[$3] "  now: " $0 }
+		$3 == "/nodehook-housekeeping/" && !("/nodehook-housekeeping/" in was) { print "new: " $0 }' \
+		<(echo "$1") <(echo "$now"))
+	[ -z "$diffs" ] || nh_fail "cpusets not restored:" "$diffs"
+}
+
+# cpu1_isolated CGROUP: no cpuset on the way to CGROUP (root included) balances CPU 1 and the
+# housekeeping cpuset balances CPU 0. Cpusets of other containers that come and go are not looked at.
+cpu1_isolated() {
+	local cg=$1 p=$CS bad=""
+	[ "$(cat "$CS/nodehook-housekeeping/cpuset.cpus" 2>/dev/null)" = 0 ] &&
+		[ "$(cat "$CS/nodehook-housekeeping/cpuset.sched_load_balance")" = 1 ] ||
+		nh_fail "no housekeeping cpuset {cpus 0, balanced}:" "$(cpuset_snapshot)" || return 1
+	local part
+	for part in "" ${cg//\// }; do
+		p=$p${part:+/$part}
+		[ "$(cat "$p/cpuset.sched_load_balance")" = 0 ] || bad+=" ${p#$CS}/"
+	done
+	[ -z "$bad" ] || nh_fail "still balanced:$bad" "$(cpuset_snapshot)"
+}
+
+@test "runc: delete through the wrapper undoes a record whose poststop hook did not run" {
+	[ "$(nproc)" -ge 2 ] || skip "needs 2 CPUs"
+	[ -f "$CS/cpuset.sched_load_balance" ] || skip "no cgroup v1 cpuset hierarchy here"
+	# Only the createRuntime hook (nodehook's own file), no poststop: the record outlives runc's
+	# delete, and only the wrapper can undo it.
+	sed "s|@BINDIR@/nodehook|$NODEHOOK_BIN|" "$NH_REPO/deploy/hooks.d/nodehook-createruntime.json.in" \
+		>"$NH_T/hooks.d/nodehook-createruntime.json"
+	bundle b '.process.args = ["sleep", "30"] | .linux.resources.cpu = {cpus: "1", mems: "0"}
+		| .annotations = {"cpu-load-balancing.nodehook.io": "disable"}'
+	local id
+	id=$(nh_id undo)
+	NH_CPUSET_BEFORE=$(cpuset_snapshot)
+	mine "$RUNC" "$id"
+	# Not bats' run: the created container holds create's stdout until start (a pipe would block).
+	cap create "$W" --root "$ROOT" create --bundle "$NH_T/b" "$id"
+	nh_assert_eq 0 "$(cat "$NH_T/cap/create.rc")" "create: $(cat "$NH_T/cap/create.err")"
+	nh_jq_assert "$NH_T/b/config.json" '.hooks | keys == ["createRuntime"] and (.createRuntime | length) == 1'
+	run --separate-stderr "$W" --root "$ROOT" start "$id"
+	nh_assert_status 0
+	[ -f "$STATE/containers/$id.json" ] || nh_fail "no record after create" "$(ls -R "$STATE")"
+	local cg
+	cg=$(awk -F: '$2 == "cpuset" { print $3 }' "/proc/$("$RUNC" --root "$ROOT" state "$id" | jq .pid)/cgroup")
+	cpu1_isolated "$cg"
+
+	run --separate-stderr "$W" --root "$ROOT" kill "$id" KILL
+	nh_assert_status 0
+	wait_for is_status "$RUNC" "$id" stopped
+	[ -f "$STATE/containers/$id.json" ] || nh_fail "the record went before delete"
+	run --separate-stderr "$W" --root "$ROOT" delete "$id"
+	nh_assert_status 0
+	nh_assert_eq "" "$output$stderr" "delete's output"
+	[ ! -e "$STATE/containers/$id.json" ] || nh_fail "the record is still there after delete"
+	cpuset_same_as "$NH_CPUSET_BEFORE"
+	# A second delete (containerd sends one with --force) is runc's business alone.
+	cap direct "$RUNC" --root "$ROOT" delete --force "$id"
+	cap wrapped "$W" --root "$ROOT" delete --force "$id"
+	same_caps direct wrapped "second delete --force" -e 's/time="[^"]*"/time="T"/g'
+}
+
+# A record for ID, as far as the wrapper's "has a record" test goes (it looks for the file).
+fake_record() {
+	mkdir -p "$STATE/containers"
+	echo '{}' >"$STATE/containers/$1.json"
+}
+
+# waitst PIDFILE CMD...: runs CMD, writes its pid to PIDFILE, prints "exit N" or "signal N".
+write_waitst() {
+	cat >"$NH_T/bin/waitst" <<'EOF'
+#!/usr/bin/perl
+my $pf = shift;
+my $p = fork() // die "fork: $!";
+if (!$p) { exec { $ARGV[0] } @ARGV; exit 127; }
+open(my $f, '>', "$pf.tmp") or die; print $f "$p\n"; close($f); rename("$pf.tmp", $pf);
+waitpid($p, 0);
+print(($? & 127) ? "signal " . ($? & 127) . "\n" : "exit " . ($? >> 8) . "\n");
+EOF
+	chmod 755 "$NH_T/bin/waitst"
+}
+
+@test "delete with a record: signals to the wrapper reach the runtime; SIGKILL takes the runtime along" {
+	node_config "$FAKE"
+	write_waitst
+	local id
+	id=$(nh_id sig)
+	fake_record "$id"
+	FAKE_TAG=del FAKE_SLEEP=20 FAKE_EXIT=0 "$NH_T/bin/waitst" "$NH_T/w.pid" \
+		"$W" --root "$ROOT" delete --force "$id" >"$NH_T/w.status" &
+	local bg=$!
+	wait_for test -f "$NH_T/fake/del.ready"
+	local wpid s got=()
+	wpid=$(cat "$NH_T/w.pid")
+	[ "$wpid" != "$(cat "$NH_T/fake/del.ready")" ] || nh_fail "the wrapper did not fork on this path"
+	for s in HUP INT QUIT USR1 USR2 TERM; do
+		kill -s "$s" "$wpid"
+		got+=("$s")
+		wait_for grep -qx "$s" "$NH_T/fake/del.sig"
+	done
+	wait "$bg"
+	nh_assert_eq "${got[*]}" "$(tr '\n' ' ' <"$NH_T/fake/del.sig" | sed 's/ $//')" "signals the runtime got"
+	nh_assert_eq "exit 0" "$(cat "$NH_T/w.status")" "the wrapper's end"
+	# The fake's delete "succeeded", the record is junk: the undo fails, the status stays 0 (seen above).
+
+	# SIGKILL cannot be forwarded: the runtime dies with the wrapper (PR_SET_PDEATHSIG).
+	rm -f "$NH_T/fake/del.ready"
+	fake_record "$id"
+	FAKE_TAG=del FAKE_SLEEP=20 FAKE_EXIT=0 "$NH_T/bin/waitst" "$NH_T/w.pid" \
+		"$W" --root "$ROOT" delete --force "$id" >"$NH_T/w.status" &
+	bg=$!
+	wait_for test -f "$NH_T/fake/del.ready"
+	local fpid
+	fpid=$(cat "$NH_T/fake/del.ready")
+	kill -s KILL "$(cat "$NH_T/w.pid")"
+	wait "$bg"
+	nh_assert_eq "signal 9" "$(cat "$NH_T/w.status")" "the wrapper's end"
+	# Dead, or a zombie waiting for a slow init to reap it (machine.md).
+	gone() { [ ! -e "/proc/$fpid" ] || [ "$(awk '{ print $3 }' "/proc/$fpid/stat" 2>/dev/null)" = Z ]; }
+	wait_for gone || nh_fail "the runtime outlived a SIGKILLed wrapper: $(cat "/proc/$fpid/cmdline" | tr '\0' ' ')"
+}
+
+@test "the wrapper's exit status mirrors the runtime's: exit code N, death by signal; exec'd and forked paths" {
+	node_config "$FAKE"
+	write_waitst
+	local id
+	id=$(nh_id st)
+	local st
+	# state: exec'd in place.
+	st=$(FAKE_EXIT=7 "$NH_T/bin/waitst" "$NH_T/w.pid" "$W" state "$id")
+	nh_assert_eq "exit 7" "$st" "state, runtime exit 7"
+	st=$(FAKE_DIE=USR1 "$NH_T/bin/waitst" "$NH_T/w.pid" "$W" state "$id")
+	nh_assert_eq "signal 10" "$st" "state, runtime killed by SIGUSR1"
+	# delete with a record: forked; a failed delete keeps the record and skips the undo.
+	fake_record "$id"
+	st=$(FAKE_EXIT=7 "$NH_T/bin/waitst" "$NH_T/w.pid" "$W" delete "$id")
+	nh_assert_eq "exit 7" "$st" "delete, runtime exit 7"
+	[ -f "$STATE/containers/$id.json" ] || nh_fail "a failed delete lost the record"
+	st=$(FAKE_DIE=USR1 "$NH_T/bin/waitst" "$NH_T/w.pid" "$W" delete "$id")
+	nh_assert_eq "signal 10" "$st" "delete, runtime killed by SIGUSR1"
+	st=$(FAKE_DIE=TERM "$NH_T/bin/waitst" "$NH_T/w.pid" "$W" delete --force "$id")
+	nh_assert_eq "signal 15" "$st" "delete, runtime killed by SIGTERM"
+	st=$(FAKE_EXIT=255 "$NH_T/bin/waitst" "$NH_T/w.pid" "$W" delete --force "$id")
+	nh_assert_eq "exit 255" "$st" "delete, runtime exit 255"
+}
