@@ -27,8 +27,10 @@ nh_node_require() {
 nh_node_setup() {
 	mkdir -p "$NH_SCRATCH"
 	exec {NH_NODE_LOCK_FD}>>"$NH_SCRATCH/.node-cpuset.lock"
-	flock -w 120 "$NH_NODE_LOCK_FD" ||
-		nh_fail "another suite has held $NH_SCRATCH/.node-cpuset.lock for 120 s" || return 1
+	local t0=$SECONDS
+	flock -w 300 "$NH_NODE_LOCK_FD" ||
+		nh_fail "another suite has held $NH_SCRATCH/.node-cpuset.lock for 300 s" || return 1
+	[ $((SECONDS - t0)) -lt 2 ] || echo "# waited $((SECONDS - t0)) s for the node lock" >&3
 	# No isolation may be active already (a suite that does not take the lock, or a leak): the
 	# assertions compare with the state found here. Give a running one 10 s to end.
 	local i
@@ -125,15 +127,17 @@ nh_cpulist_has() {
 	return 1
 }
 
-# nh_assert_cpusets_restored BEFORE: every cpuset of the snapshot that still exists has its flag
-# and CPUs back, and there is no housekeeping cpuset. Cpusets created or removed meanwhile by
-# someone else (other containers on the host) are listed to fd 3, not judged.
+# nh_assert_cpusets_restored BEFORE [OURS]: every cpuset of the snapshot that still exists has
+# its flag and CPUs back, and there is no housekeeping cpuset. Cpusets created or removed
+# meanwhile by someone else (other containers on the host) are listed to fd 3, not judged; OURS
+# (a path) and /nh-<this test>-* are the test's own containers' cpusets, not listed.
 nh_assert_cpusets_restored() {
 	local now diffs
 	now=$(nh_cpuset_snapshot)
 	diffs=$(LC_ALL=C join -j1 -o 1.1,1.2,1.3,2.2,2.3 "$1" - <<<"$now" | awk '$2 != $4 || $3 != $5')
 	local other
-	other=$(LC_ALL=C join -v2 -j1 -o 2.1 "$1" - <<<"$now" | grep -v -e "^$NH_HK\$" -e "^/nh-$NH_SUFFIX-" | tr '\n' ' ')
+	other=$(LC_ALL=C join -v2 -j1 -o 2.1 "$1" - <<<"$now" |
+		grep -vx -e "$NH_HK" -e "/nh-$NH_SUFFIX-.*" -e "${2:-$NH_HK}" | tr '\n' ' ')
 	[ -z "$other" ] || echo "# cpusets that appeared during the test (not ours, not judged): $other" >&3
 	[ -z "$diffs" ] ||
 		nh_fail "cpusets not back to the snapshot (path, before lb cpus, now lb cpus):" "$diffs" ||
