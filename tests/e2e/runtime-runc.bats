@@ -19,6 +19,7 @@
 # second it failed in, which two calls can straddle).
 
 load lib/common
+load lib/runtime
 
 setup_file() {
 	nh_require_nodehook
@@ -28,13 +29,10 @@ setup() {
 	nh_require_root
 	nh_require_cmds runc jq
 	nh_setup
-	mkdir -p "$NH_T/bin" "$NH_T/hooks.d" "$NH_T/cap" "$NH_T/fake"
-	W=$NH_T/bin/nodehook-runtime
-	ln -s "$NODEHOOK_BIN" "$W"
-	STATE=$NH_T/state
+	nh_rt_setup
+	mkdir -p "$NH_T/fake"
 	ROOT=$NH_T/root
 	RUNC=/usr/bin/runc
-	node_config "$RUNC"
 	write_fake
 	: >"$NH_T/.mine"
 }
@@ -46,15 +44,8 @@ teardown() {
 			"$rt" --root "$root" delete -f "$id" >/dev/null 2>&1 || true
 		done <"$NH_T/.mine"
 	fi
-	[ -z "${NH_CPUSET_BEFORE:-}" ] || cpuset_restore "$NH_CPUSET_BEFORE"
+	nh_rt_node_teardown
 	nh_teardown
-}
-
-# node_config RUNTIME: $NODEHOOK_CONFIG names a node config with RUNTIME, $STATE and $NH_T/hooks.d.
-node_config() {
-	printf '{"state_dir": "%s", "hooks_dirs": ["%s"], "runtime": "%s"}\n' \
-		"$STATE" "$NH_T/hooks.d" "$1" >"$NH_T/node.json"
-	export NODEHOOK_CONFIG=$NH_T/node.json
 }
 
 # mine RUNTIME ID: remember a container for teardown (deleted with --root $ROOT).
@@ -93,25 +84,6 @@ EOF
 	chmod 755 "$FAKE"
 }
 
-# wait_for COND...: retries the command COND for up to 5 s.
-wait_for() {
-	local i
-	for i in $(seq 100); do
-		"$@" && return 0
-		sleep 0.05
-	done
-	nh_fail "timed out waiting for: $*"
-}
-
-# cap NAME CMD...: runs CMD (stdin /dev/null), keeps its stdout, stderr and exit status in
-# $NH_T/cap/NAME.{out,err,rc}.
-cap() {
-	local n=$1 rc=0
-	shift
-	"$@" >"$NH_T/cap/$n.out" 2>"$NH_T/cap/$n.err" </dev/null || rc=$?
-	echo "$rc" >"$NH_T/cap/$n.rc"
-}
-
 # same_caps A B WHAT [SED_ARGS...]: captures A and B agree (after SED_ARGS, if any, on both).
 same_caps() {
 	local a=$1 b=$2 what=$3 x
@@ -135,8 +107,8 @@ same_caps() {
 same() {
 	local rt=$1
 	shift
-	cap direct "$rt" "$@"
-	cap wrapped "$W" "$@"
+	nh_rt_cap direct "$rt" "$@"
+	nh_rt_cap wrapped "$W" "$@"
 	same_caps direct wrapped "$*"
 }
 
@@ -145,8 +117,8 @@ same() {
 same2() {
 	local rt=$1
 	shift
-	cap direct "$rt" "${@//@ID/$A}"
-	cap wrapped "$W" "${@//@ID/$B}"
+	nh_rt_cap direct "$rt" "${@//@ID/$A}"
+	nh_rt_cap wrapped "$W" "${@//@ID/$B}"
 	same_caps direct wrapped "$*" -e "s/$A/@ID/g; s/$B/@ID/g" -e 's/time="[^"]*"/time="T"/g'
 }
 
@@ -190,8 +162,8 @@ lifecycle() {
 	nh_assert_eq "out" "$(cat "$NH_T/cap/direct.out")" "exec stdout" || return 1
 	same "$rt" --root "$ROOT" exec "$B" no-such-binary || return 1
 	same2 "$rt" --root "$ROOT" kill @ID KILL || return 1
-	wait_for is_status "$rt" "$A" stopped || return 1
-	wait_for is_status "$rt" "$B" stopped || return 1
+	nh_rt_wait_for is_status "$rt" "$A" stopped || return 1
+	nh_rt_wait_for is_status "$rt" "$B" stopped || return 1
 	same2 "$rt" --root "$ROOT" delete @ID || return 1
 	nh_assert_eq 0 "$(cat "$NH_T/cap/direct.rc")" "delete exit status" || return 1
 
@@ -221,7 +193,7 @@ lifecycle() {
 
 @test "crun (through crun-nohybrid): the same verbs and errors: byte-identical" {
 	nh_require_crun
-	node_config "$NH_CRUN"
+	nh_rt_node_config "$NH_CRUN"
 	lifecycle "$NH_CRUN"
 }
 
@@ -235,9 +207,9 @@ fds() {
 		for n in 3 4 5; do [ -e /proc/self/fd/$n ] && echo \"fd $n open\" || echo \"fd $n closed\"; done"]'
 	: >"$NH_T/fd4.direct"
 	: >"$NH_T/fd4.wrapped"
-	cap direct "$rt" --root "$ROOT" run --preserve-fds 2 --bundle "$NH_T/p" "$A" \
+	nh_rt_cap direct "$rt" --root "$ROOT" run --preserve-fds 2 --bundle "$NH_T/p" "$A" \
 		3<"$NH_T/fd3" 4>>"$NH_T/fd4.direct" 5<"$NH_T/fd3"
-	cap wrapped "$W" --root "$ROOT" run --preserve-fds 2 --bundle "$NH_T/p" "$B" \
+	nh_rt_cap wrapped "$W" --root "$ROOT" run --preserve-fds 2 --bundle "$NH_T/p" "$B" \
 		3<"$NH_T/fd3" 4>>"$NH_T/fd4.wrapped" 5<"$NH_T/fd3"
 	same_caps direct wrapped "run --preserve-fds 2" || return 1
 	nh_assert_eq "$(printf '%s\n' "got line on fd 3" "fd 3 open" "fd 4 open" "fd 5 closed")" \
@@ -249,8 +221,8 @@ fds() {
 	# this also proves the wrapper execs in place (no fork on this path).
 	bundle s '.process.args = ["sh", "-c", "echo \"LISTEN_FDS=$LISTEN_FDS LISTEN_PID=$LISTEN_PID\"; read l <&3; echo \"got $l\""]'
 	local act='export LISTEN_FDS=1 LISTEN_PID=$$; exec "$@"'
-	cap direct sh -c "$act" sh "$rt" --root "$ROOT" run --bundle "$NH_T/s" "$A" 3<"$NH_T/fd3"
-	cap wrapped sh -c "$act" sh "$W" --root "$ROOT" run --bundle "$NH_T/s" "$B" 3<"$NH_T/fd3"
+	nh_rt_cap direct sh -c "$act" sh "$rt" --root "$ROOT" run --bundle "$NH_T/s" "$A" 3<"$NH_T/fd3"
+	nh_rt_cap wrapped sh -c "$act" sh "$W" --root "$ROOT" run --bundle "$NH_T/s" "$B" 3<"$NH_T/fd3"
 	same_caps direct wrapped "run with LISTEN_FDS=1" || return 1
 	nh_assert_eq "got line on fd 3" "$(sed -n 2p "$NH_T/cap/wrapped.out")" \
 		"socket activation through the wrapper: fd 3" || return 1
@@ -278,7 +250,7 @@ fds() {
 
 @test "crun: --preserve-fds, LISTEN_FDS and --pid-file reach the runtime as if called directly" {
 	nh_require_crun
-	node_config "$NH_CRUN"
+	nh_rt_node_config "$NH_CRUN"
 	fds "$NH_CRUN"
 }
 
@@ -319,7 +291,7 @@ console() {
 	local rt=$1 id=$2 sock=$NH_T/$3.sock pid
 	"$NH_T/bin/recvtty" "$sock" "$NH_T/$3.tty" &
 	pid=$!
-	wait_for test -S "$sock" || return 1
+	nh_rt_wait_for test -S "$sock" || return 1
 	mine "$rt" "$id"
 	"$rt" --root "$ROOT" create --console-socket "$sock" --bundle "$NH_T/t" "$id" </dev/null ||
 		return 1
@@ -393,7 +365,7 @@ fake_same() {
 }
 
 @test "fake runtime: argv reaches the runtime unchanged but for argv[0], in every global flag form; env and fds too" {
-	node_config "$FAKE"
+	nh_rt_node_config "$FAKE"
 	echo data >"$NH_T/fd3"
 	bundle b
 	local B=$NH_T/b L=$NH_T/log.json id
@@ -429,7 +401,7 @@ create_fails() {
 	local what=$1 verb=$2 id=$3 L=$NH_T/log.json
 	cp "$NH_T/b/config.json" "$NH_T/config.before"
 	echo '{"level":"info","msg":"an earlier line","time":"2026-01-01T00:00:00Z"}' >"$L"
-	cap wrapped "$W" --root "$ROOT" --log "$L" --log-format json "$verb" --bundle "$NH_T/b" "$id"
+	nh_rt_cap wrapped "$W" --root "$ROOT" --log "$L" --log-format json "$verb" --bundle "$NH_T/b" "$id"
 	nh_assert_eq 1 "$(cat "$NH_T/cap/wrapped.rc")" "$what, --log: exit status" || return 1
 	[ ! -e "$NH_T/fake/call.argv" ] || nh_fail "$what, --log: the runtime was called" || return 1
 	[ ! -s "$NH_T/cap/wrapped.out" ] || nh_fail "$what, --log: stdout: $(cat "$NH_T/cap/wrapped.out")" || return 1
@@ -441,7 +413,7 @@ create_fails() {
 		nh_fail "$what: not a runc-style JSON error line: $(tail -n 1 "$L")" || return 1
 	cmp "$NH_T/config.before" "$NH_T/b/config.json" || nh_fail "$what: config.json changed" || return 1
 
-	cap wrapped "$W" --root "$ROOT" "$verb" --bundle "$NH_T/b" "$id"
+	nh_rt_cap wrapped "$W" --root "$ROOT" "$verb" --bundle "$NH_T/b" "$id"
 	nh_assert_eq 1 "$(cat "$NH_T/cap/wrapped.rc")" "$what: exit status" || return 1
 	[ ! -e "$NH_T/fake/call.argv" ] || nh_fail "$what: the runtime was called" || return 1
 	[ ! -s "$NH_T/cap/wrapped.out" ] || nh_fail "$what: stdout: $(cat "$NH_T/cap/wrapped.out")" || return 1
@@ -451,7 +423,7 @@ create_fails() {
 }
 
 @test "create/run fail without calling the runtime on a bad hooks.d file, a malformed config.json, a bad id" {
-	node_config "$FAKE"
+	nh_rt_node_config "$FAKE"
 	bundle b
 	local id
 	id=$(nh_id x)
@@ -473,91 +445,38 @@ create_fails() {
 
 # --- delete: undo, signals, exit status ---------------------------------------------------------
 
-CS=/sys/fs/cgroup/cpuset
-
-# Prints "lb cpus path" for every cpuset.
-cpuset_snapshot() {
-	local d
-	for d in "$CS" $(find "$CS" -mindepth 1 -type d); do
-		echo "$(cat "$d/cpuset.sched_load_balance" 2>/dev/null) $(cat "$d/cpuset.cpus" 2>/dev/null) ${d#$CS}/"
-	done
-}
-
-# cpuset_restore SNAPSHOT: puts back the load-balance flags of SNAPSHOT and removes nodehook's
-# housekeeping cpuset, for a test that failed half-way.
-cpuset_restore() {
-	local lb cpus path
-	while read -r lb cpus path; do
-		[ -f "$CS$path/cpuset.sched_load_balance" ] || continue
-		[ "$(cat "$CS$path/cpuset.sched_load_balance")" = "$lb" ] ||
-			echo "$lb" >"$CS$path/cpuset.sched_load_balance" || true
-	done <<<"$1"
-	grep -q ' /nodehook-housekeeping/$' <<<"$1" || rmdir "$CS/nodehook-housekeeping" 2>/dev/null || true
-}
-
-# cpuset_same_as SNAPSHOT: every cpuset of SNAPSHOT still present has its old flag and cpus, and
-# there is no housekeeping cpuset unless there was one.
-cpuset_same_as() {
-	local now
-	now=$(cpuset_snapshot)
-	local diffs
-	diffs=$(awk 'NR == FNR { was[$3] = $0; next } ($3 in was) && was[$3] != $0 { print "was: " was[$3] "  now: " $0 }
-		$3 == "/nodehook-housekeeping/" && !("/nodehook-housekeeping/" in was) { print "new: " $0 }' \
-		<(echo "$1") <(echo "$now"))
-	[ -z "$diffs" ] || nh_fail "cpusets not restored:" "$diffs"
-}
-
-# cpu1_isolated CGROUP: no cpuset on the way to CGROUP (root included) balances CPU 1 and the
-# housekeeping cpuset balances CPU 0. Cpusets of other containers that come and go are not looked at.
-cpu1_isolated() {
-	local cg=$1 p=$CS bad=""
-	[ "$(cat "$CS/nodehook-housekeeping/cpuset.cpus" 2>/dev/null)" = 0 ] &&
-		[ "$(cat "$CS/nodehook-housekeeping/cpuset.sched_load_balance")" = 1 ] ||
-		nh_fail "no housekeeping cpuset {cpus 0, balanced}:" "$(cpuset_snapshot)" || return 1
-	local part
-	for part in "" ${cg//\// }; do
-		p=$p${part:+/$part}
-		[ "$(cat "$p/cpuset.sched_load_balance")" = 0 ] || bad+=" ${p#$CS}/"
-	done
-	[ -z "$bad" ] || nh_fail "still balanced:$bad" "$(cpuset_snapshot)"
-}
-
 @test "runc: delete through the wrapper undoes a record whose poststop hook did not run" {
-	[ "$(nproc)" -ge 2 ] || skip "needs 2 CPUs"
-	[ -f "$CS/cpuset.sched_load_balance" ] || skip "no cgroup v1 cpuset hierarchy here"
+	nh_rt_node_lock
 	# Only the createRuntime hook (nodehook's own file), no poststop: the record outlives runc's
 	# delete, and only the wrapper can undo it.
-	sed "s|@BINDIR@/nodehook|$NODEHOOK_BIN|" "$NH_REPO/deploy/hooks.d/nodehook-createruntime.json.in" \
-		>"$NH_T/hooks.d/nodehook-createruntime.json"
+	nh_rt_nodehook_hooks nodehook-createruntime
 	bundle b '.process.args = ["sleep", "30"] | .linux.resources.cpu = {cpus: "1", mems: "0"}
 		| .annotations = {"cpu-load-balancing.nodehook.io": "disable"}'
 	local id
 	id=$(nh_id undo)
-	NH_CPUSET_BEFORE=$(cpuset_snapshot)
 	mine "$RUNC" "$id"
-	# Not bats' run: the created container holds create's stdout until start (a pipe would block).
-	cap create "$W" --root "$ROOT" create --bundle "$NH_T/b" "$id"
+	nh_rt_nolock nh_rt_cap create "$W" --root "$ROOT" create --bundle "$NH_T/b" "$id"
 	nh_assert_eq 0 "$(cat "$NH_T/cap/create.rc")" "create: $(cat "$NH_T/cap/create.err")"
 	nh_jq_assert "$NH_T/b/config.json" '.hooks | keys == ["createRuntime"] and (.createRuntime | length) == 1'
-	run --separate-stderr "$W" --root "$ROOT" start "$id"
+	run --separate-stderr nh_rt_nolock "$W" --root "$ROOT" start "$id"
 	nh_assert_status 0
 	[ -f "$STATE/containers/$id.json" ] || nh_fail "no record after create" "$(ls -R "$STATE")"
 	local cg
 	cg=$(awk -F: '$2 == "cpuset" { print $3 }' "/proc/$("$RUNC" --root "$ROOT" state "$id" | jq .pid)/cgroup")
-	cpu1_isolated "$cg"
+	nh_rt_assert_cpu1_isolated "$cg"
 
 	run --separate-stderr "$W" --root "$ROOT" kill "$id" KILL
 	nh_assert_status 0
-	wait_for is_status "$RUNC" "$id" stopped
+	nh_rt_wait_for is_status "$RUNC" "$id" stopped
 	[ -f "$STATE/containers/$id.json" ] || nh_fail "the record went before delete"
 	run --separate-stderr "$W" --root "$ROOT" delete "$id"
 	nh_assert_status 0
 	nh_assert_eq "" "$output$stderr" "delete's output"
 	[ ! -e "$STATE/containers/$id.json" ] || nh_fail "the record is still there after delete"
-	cpuset_same_as "$NH_CPUSET_BEFORE"
+	nh_rt_assert_node_restored
 	# A second delete (containerd sends one with --force) is runc's business alone.
-	cap direct "$RUNC" --root "$ROOT" delete --force "$id"
-	cap wrapped "$W" --root "$ROOT" delete --force "$id"
+	nh_rt_cap direct "$RUNC" --root "$ROOT" delete --force "$id"
+	nh_rt_cap wrapped "$W" --root "$ROOT" delete --force "$id"
 	same_caps direct wrapped "second delete --force" -e 's/time="[^"]*"/time="T"/g'
 }
 
@@ -582,7 +501,7 @@ EOF
 }
 
 @test "delete with a record: signals to the wrapper reach the runtime; SIGKILL takes the runtime along" {
-	node_config "$FAKE"
+	nh_rt_node_config "$FAKE"
 	write_waitst
 	local id
 	id=$(nh_id sig)
@@ -590,14 +509,14 @@ EOF
 	FAKE_TAG=del FAKE_SLEEP=20 FAKE_EXIT=0 "$NH_T/bin/waitst" "$NH_T/w.pid" \
 		"$W" --root "$ROOT" delete --force "$id" >"$NH_T/w.status" &
 	local bg=$!
-	wait_for test -f "$NH_T/fake/del.ready"
+	nh_rt_wait_for test -f "$NH_T/fake/del.ready"
 	local wpid s got=()
 	wpid=$(cat "$NH_T/w.pid")
 	[ "$wpid" != "$(cat "$NH_T/fake/del.ready")" ] || nh_fail "the wrapper did not fork on this path"
 	for s in HUP INT QUIT USR1 USR2 TERM; do
 		kill -s "$s" "$wpid"
 		got+=("$s")
-		wait_for grep -qx "$s" "$NH_T/fake/del.sig"
+		nh_rt_wait_for grep -qx "$s" "$NH_T/fake/del.sig"
 	done
 	wait "$bg"
 	nh_assert_eq "${got[*]}" "$(tr '\n' ' ' <"$NH_T/fake/del.sig" | sed 's/ $//')" "signals the runtime got"
@@ -610,7 +529,7 @@ EOF
 	FAKE_TAG=del FAKE_SLEEP=20 FAKE_EXIT=0 "$NH_T/bin/waitst" "$NH_T/w.pid" \
 		"$W" --root "$ROOT" delete --force "$id" >"$NH_T/w.status" &
 	bg=$!
-	wait_for test -f "$NH_T/fake/del.ready"
+	nh_rt_wait_for test -f "$NH_T/fake/del.ready"
 	local fpid
 	fpid=$(cat "$NH_T/fake/del.ready")
 	kill -s KILL "$(cat "$NH_T/w.pid")"
@@ -618,11 +537,11 @@ EOF
 	nh_assert_eq "signal 9" "$(cat "$NH_T/w.status")" "the wrapper's end"
 	# Dead, or a zombie waiting for a slow init to reap it (machine.md).
 	gone() { [ ! -e "/proc/$fpid" ] || [ "$(awk '{ print $3 }' "/proc/$fpid/stat" 2>/dev/null)" = Z ]; }
-	wait_for gone || nh_fail "the runtime outlived a SIGKILLed wrapper: $(cat "/proc/$fpid/cmdline" | tr '\0' ' ')"
+	nh_rt_wait_for gone || nh_fail "the runtime outlived a SIGKILLed wrapper: $(cat "/proc/$fpid/cmdline" | tr '\0' ' ')"
 }
 
 @test "the wrapper's exit status mirrors the runtime's: exit code N, death by signal; exec'd and forked paths" {
-	node_config "$FAKE"
+	nh_rt_node_config "$FAKE"
 	write_waitst
 	local id
 	id=$(nh_id st)
