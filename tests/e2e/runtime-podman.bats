@@ -1,0 +1,177 @@
+#!/usr/bin/env bats
+# Podman 4.3 with `--runtime nodehook-runtime`: containers behave as with runc, and the wrapper
+# (not Podman) injects the hooks.d hooks of the node config's hooks_dirs, so that the
+# cpu-load-balancing annotation isolates CPU 1 while the container runs and the node is back as
+# it was after rm. Podman's own hooks.d mechanism is off: its hooks_dir is an empty directory.
+#
+# Podman runs in a private store (lib/common.bash, nh_podman_setup, with the rlimit workaround),
+# on a copy of the busybox rootfs (--rootfs, no image), with --network none.
+#
+# Test-only shim: Podman runs the runtime for start, kill and delete with an environment of its
+# own (XDG_RUNTIME_DIR and PATH only, libpod/oci_conmon_*.go); only conmon's calls (create, exec)
+# get containers.conf's conmon_env_vars. A node keeps its config at /etc/nodehook/config.json,
+# which this test must not touch, so Podman is given $NH_PODMAN_DIR/shim/nodehook-runtime, a
+# two-line script that sets NODEHOOK_CONFIG and execs the real wrapper (the symlink $W).
+# Without it the wrapper's delete, and the poststop hook runc runs from it, would look for the
+# record in the default state dir, and CPU 1 would stay isolated.
+
+load lib/common
+load lib/runtime
+
+setup_file() {
+	nh_require_nodehook
+	[ "$(id -u)" = 0 ] || skip "needs root: podman here runs rootful, with runc"
+	local c
+	for c in podman conmon runc jq; do
+		command -v "$c" >/dev/null || skip "$c is not installed (scripts/install-deps installs it)"
+	done
+	mkdir -p "$NH_SCRATCH"
+	nh_podman_setup "$(mktemp -d "$NH_SCRATCH/nh-podman-XXXXXXXX")"
+	export NH_PODMAN_DIR
+	mkdir -p "$NH_PODMAN_DIR/no-hooks"
+	sed -i "s|^conmon_env_vars = \\[|hooks_dir = [\"$NH_PODMAN_DIR/no-hooks\"]\\n&|" \
+		"$NH_PODMAN_DIR/containers.conf"
+	grep -q '^hooks_dir = ' "$NH_PODMAN_DIR/containers.conf" ||
+		{ nh_fail "could not set hooks_dir in containers.conf"; return 1; }
+	export ROOTFS=$NH_PODMAN_DIR/bundle/rootfs
+	nh_bundle "$NH_PODMAN_DIR/bundle"
+
+	local out name=nh-${NH_PODMAN_DIR##*/nh-podman-}-probe
+	if ! out=$(nh_podman run --rm --name "$name" --network none --rootfs "$ROOTFS" true 2>&1); then
+		nh_podman_teardown
+		skip "podman cannot run a container here: $(tail -n 1 <<<"$out")"
+	fi
+}
+
+teardown_file() {
+	nh_podman_teardown
+}
+
+setup() {
+	nh_setup
+	nh_rt_setup
+	# The shim Podman is given (see the top of this file).
+	SHIM=$NH_T/shim/nodehook-runtime
+	mkdir -p "${SHIM%/*}"
+	printf '#!/bin/sh\nNODEHOOK_CONFIG=%s exec %s "$@"\n' "$NODEHOOK_CONFIG" "$W" >"$SHIM"
+	chmod 755 "$SHIM"
+}
+
+teardown() {
+	nh_teardown_podman_and_node
+}
+
+# The test's containers go first (their delete runs the poststop hook), then the node's flags.
+nh_teardown_podman_and_node() {
+	if [ -n "${NH_T:-}" ] && [ -s "$NH_T/.podman" ]; then
+		nh_rt_nolock nh_podman_rm_listed "$NH_T/.podman"
+		: >"$NH_T/.podman"
+	fi
+	nh_rt_node_teardown
+	nh_teardown
+}
+
+# pm ARGS...: podman, without the node lock's fd (conmon outlives the call).
+pm() {
+	nh_rt_nolock nh_podman "$@"
+}
+
+# scenario RUNTIME TAG: run to completion, run -d, exec, stop, inspect, rm; each step's output
+# in $NH_T/cap/TAG-<step>.*, the container's name replaced by NAME.
+scenario() {
+	local rt=$1 tag=$2 name
+	name=$(nh_id "$tag")
+	nh_podman_track "$name-rm"
+	nh_podman_track "$name"
+	nh_rt_cap "$tag-run" pm run --rm --name "$name-rm" --runtime "$rt" --network none --rootfs "$ROOTFS" \
+		sh -c 'echo out; echo err >&2; exit 3'
+	nh_rt_cap "$tag-rund" pm run -d --name "$name" --runtime "$rt" --network none --rootfs "$ROOTFS" \
+		sh -c 'trap "exit 0" TERM; while :; do sleep 0.1; done'
+	# run -d prints the new container's id: check its form, keep it for teardown, then drop it.
+	if grep -qxE '[0-9a-f]{64}' "$NH_T/cap/$tag-rund.out"; then
+		nh_podman_note_started "$(cat "$NH_T/cap/$tag-rund.out")"
+		: >"$NH_T/cap/$tag-rund.out"
+	fi
+	nh_rt_cap "$tag-exec" pm exec "$name" sh -c 'echo exec-out; echo exec-err >&2; exit 4'
+	nh_rt_cap "$tag-stop" pm stop -t 10 "$name"
+	nh_rt_cap "$tag-inspect" pm inspect --format '{{.State.Status}} {{.State.ExitCode}}' "$name"
+	nh_rt_cap "$tag-rm" pm rm "$name"
+	sed -i "s/$name/NAME/g" "$NH_T/cap/$tag"-*.out "$NH_T/cap/$tag"-*.err
+}
+
+@test "podman --runtime nodehook-runtime: run, exec, stop, rm as with runc" {
+	# The node config's runtime logs each call, then execs runc: proof that Podman's calls went
+	# through the wrapper.
+	cat >"$NH_T/bin/logged-runc" <<EOF
+#!/bin/sh
+echo "\$*" >>'$NH_T/calls'
+exec /usr/bin/runc "\$@"
+EOF
+	chmod 755 "$NH_T/bin/logged-runc"
+	nh_rt_node_config "$NH_T/bin/logged-runc"
+	scenario runc direct
+	scenario "$SHIM" wrapped
+	local step x
+	for step in run rund exec stop inspect rm; do
+		for x in rc out err; do
+			cmp -s "$NH_T/cap/direct-$step.$x" "$NH_T/cap/wrapped-$step.$x" && continue
+			nh_fail "podman $step: $x differs (- runc, + nodehook-runtime):" \
+				"$(diff -u "$NH_T/cap/direct-$step.$x" "$NH_T/cap/wrapped-$step.$x" | tail -n +3)"
+			return 1
+		done
+	done
+	nh_assert_eq 3 "$(cat "$NH_T/cap/wrapped-run.rc")" "run: exit status"
+	nh_assert_eq "$(printf 'out\nerr')" "$(cat "$NH_T/cap/wrapped-run.out" "$NH_T/cap/wrapped-run.err")" "run: output"
+	nh_assert_eq 4 "$(cat "$NH_T/cap/wrapped-exec.rc")" "exec: exit status"
+	nh_assert_eq "exited 0" "$(cat "$NH_T/cap/wrapped-inspect.out")" "the container's end after stop"
+	# Every verb Podman used came through the wrapper (the first word after any global flags).
+	local verbs
+	verbs=$(awk '{ for (i = 1; i <= NF; i++) if ($i !~ /^-/) { print $i; break } }' "$NH_T/calls" |
+		sort -u | tr '\n' ' ')
+	nh_assert_eq "create delete exec kill start " "$verbs" "the runtime verbs seen through the wrapper"
+}
+
+@test "podman: the node config's hooks_dirs, the annotation and --cpuset-cpus 1 isolate CPU 1 while it runs; rm restores" {
+	nh_rt_node_lock
+	nh_rt_nodehook_hooks nodehook-createruntime nodehook-poststop
+	local name cid
+	name=$(nh_id lb)
+	nh_podman_track "$name"
+	# --rootfs is a boolean flag: the first argument is the rootfs, the rest the command.
+	cid=$(pm run -d --name "$name" --runtime "$SHIM" --network none \
+		--annotation cpu-load-balancing.nodehook.io=disable --cpuset-cpus 1 --rootfs "$ROOTFS" \
+		sh -c 'trap "exit 0" TERM; while :; do sleep 0.1; done')
+	nh_podman_note_started "$cid"
+
+	# The hooks in config.json are the wrapper's doing: Podman's hooks_dir is empty.
+	nh_jq_assert "$(nh_podman_config "$cid")" --arg nh "$NODEHOOK_BIN" \
+		'[.hooks | to_entries[] | .key as $s | .value[] | "\($s) \(.path) \(.args | join(" "))"]
+		== ["createRuntime \($nh) nodehook hook --stage createRuntime",
+		    "poststop \($nh) nodehook hook --stage poststop"]'
+	[ -f "$STATE/containers/$cid.json" ] || nh_fail "no record for the container" "$(ls -R "$STATE")"
+	nh_rt_assert_cpu1_isolated "/libpod_parent/libpod-$cid"
+	run pm exec "$name" sh -c 'grep Cpus_allowed_list /proc/self/status'
+	nh_assert_status 0
+	nh_assert_eq "$(printf 'Cpus_allowed_list:\t1')" "$output" "the container's CPUs"
+
+	run pm stop -t 10 "$name"
+	nh_assert_status 0
+	run pm rm "$name"
+	nh_assert_status 0
+	[ ! -e "$STATE/containers/$cid.json" ] || nh_fail "the record is still there after rm"
+	nh_rt_assert_node_restored
+}
+
+@test "control: the same container with --runtime runc gets no hooks: the wrapper injected them above" {
+	nh_rt_nodehook_hooks nodehook-createruntime nodehook-poststop
+	local name cid
+	name=$(nh_id plain)
+	nh_podman_track "$name"
+	cid=$(pm create --name "$name" --runtime runc --network none \
+		--annotation cpu-load-balancing.nodehook.io=disable --cpuset-cpus 1 --rootfs "$ROOTFS" true)
+	run pm init "$name"
+	nh_assert_status 0
+	nh_podman_note_started "$cid"
+	nh_jq_assert "$(nh_podman_config "$cid")" '.hooks == null or .hooks == {}'
+	[ ! -e "$STATE/containers/$cid.json" ] || nh_fail "a record without the wrapper"
+}
