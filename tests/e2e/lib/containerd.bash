@@ -120,7 +120,7 @@ nh_cri_deps() {
 	key=$(cat "$NH_CRI_DIR/package.json" "$NH_CRI_DIR/package-lock.json" | sha256sum | cut -c1-16)
 	dir=$NH_NPM_CACHE/$key
 	if [ ! -f "$dir/.complete" ]; then
-		mkdir -p "$NH_NPM_CACHE" || { NH_CRI_UNAVAILABLE="cannot create $NH_NPM_CACHE"; return 1; }
+		mkdir -p "$NH_NPM_CACHE" 2>/dev/null || { NH_CRI_UNAVAILABLE="cannot create $NH_NPM_CACHE"; return 1; }
 		local log=$NH_NPM_CACHE/.npm-ci.log
 		if ! (
 			flock 9
