@@ -1,21 +1,24 @@
-/* LD_PRELOAD shim for bench/hook: makes mkdir and rmdir below $NH_FAKE_CPUSET (the fake tree's
- * cpuset mount, as a host path) behave as on cgroupfs, so that `nodehook hook` can create and
- * remove its housekeeping cpuset in a fake tree:
+/* For bench/hook: makes mkdir and rmdir below $NH_FAKE_CPUSET (the fake tree's cpuset mount, as a
+ * host path) behave as on cgroupfs, so that `nodehook hook` can create and remove its
+ * housekeeping cpuset in a fake tree:
  * - mkdir creates the control files a v1 cpuset directory is born with (sched_load_balance 1,
- *   cpus and mems empty, and the rest, empty);
+ *   cpus and mems empty, and the rest);
  * - rmdir removes those regular files first (cgroupfs removes a cgroup with its files).
- * Everything else goes straight to libc. Its cost is in the floor too: the floor runs /bin/true
- * with the same preload.
+ * Everything else goes straight to libc.
  *
- * The unit tests do the same through the linker's --wrap (tests/unit/test-lb-util.c). */
-#define _GNU_SOURCE
+ * Linked into a copy of the release nodehook with -Wl,--wrap=mkdir,--wrap=rmdir (the binary is a
+ * static PIE: no LD_PRELOAD), the same way the unit tests do it (tests/unit/test-lb-util.c). */
 #include <dirent.h>
-#include <dlfcn.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+int __real_mkdir(const char *path, mode_t mode);
+int __real_rmdir(const char *path);
+int __wrap_mkdir(const char *path, mode_t mode);
+int __wrap_rmdir(const char *path);
 
 static const char *const born[][2] = {
     {"cgroup.clone_children", "0\n"},
@@ -37,9 +40,6 @@ static const char *const born[][2] = {
     {"tasks", ""},
 };
 
-static int (*real_mkdir)(const char *, mode_t);
-static int (*real_rmdir)(const char *);
-
 static int below_fake(const char *path)
 {
 	const char *root = getenv("NH_FAKE_CPUSET");
@@ -47,11 +47,9 @@ static int below_fake(const char *path)
 	return n > 0 && strncmp(path, root, n) == 0 && path[n] == '/';
 }
 
-int mkdir(const char *path, mode_t mode)
+int __wrap_mkdir(const char *path, mode_t mode)
 {
-	if (!real_mkdir)
-		real_mkdir = (int (*)(const char *, mode_t))dlsym(RTLD_NEXT, "mkdir");
-	int r = real_mkdir(path, mode);
+	int r = __real_mkdir(path, mode);
 	if (r < 0 || !below_fake(path))
 		return r;
 	int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -61,9 +59,9 @@ int mkdir(const char *path, mode_t mode)
 		int fd = openat(dfd, born[i][0], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (fd < 0)
 			continue;
-		ssize_t len = (ssize_t)strlen(born[i][1]);
-		if (write(fd, born[i][1], (size_t)len) != len) {
-			/* A short write leaves a file the hook will read and complain about. */
+		size_t len = strlen(born[i][1]);
+		/* A short write leaves a file the hook reads and complains about: the bench's check. */
+		if (write(fd, born[i][1], len) != (ssize_t)len) {
 		}
 		close(fd);
 	}
@@ -71,10 +69,8 @@ int mkdir(const char *path, mode_t mode)
 	return r;
 }
 
-int rmdir(const char *path)
+int __wrap_rmdir(const char *path)
 {
-	if (!real_rmdir)
-		real_rmdir = (int (*)(const char *))dlsym(RTLD_NEXT, "rmdir");
 	if (below_fake(path)) {
 		DIR *d = opendir(path);
 		if (d) {
@@ -85,5 +81,5 @@ int rmdir(const char *path)
 			closedir(d);
 		}
 	}
-	return real_rmdir(path);
+	return __real_rmdir(path);
 }
