@@ -12,63 +12,8 @@
 
 #include "cleanup.h"
 #include "hooks_cache.h"
+#include "utf8.h"
 #include "xalloc.h"
-
-/* Encodes a code point as UTF-8; returns the number of bytes written (1 to 4). */
-static size_t utf8_encode(uint32_t c, char *out)
-{
-	if (c < 0x80) {
-		out[0] = (char)c;
-		return 1;
-	}
-	if (c < 0x800) {
-		out[0] = (char)(0xc0 | (c >> 6));
-		out[1] = (char)(0x80 | (c & 0x3f));
-		return 2;
-	}
-	if (c < 0x10000) {
-		out[0] = (char)(0xe0 | (c >> 12));
-		out[1] = (char)(0x80 | ((c >> 6) & 0x3f));
-		out[2] = (char)(0x80 | (c & 0x3f));
-		return 3;
-	}
-	out[0] = (char)(0xf0 | (c >> 18));
-	out[1] = (char)(0x80 | ((c >> 12) & 0x3f));
-	out[2] = (char)(0x80 | ((c >> 6) & 0x3f));
-	out[3] = (char)(0x80 | (c & 0x3f));
-	return 4;
-}
-
-/* Decodes one UTF-8 sequence at s; returns its length, or 0 for an invalid byte (then *ret is
- * U+FFFD, as Go's decoder reports it). Overlong forms, surrogates and values past U+10FFFF are
- * invalid, as in Go. */
-static size_t utf8_decode(const unsigned char *s, uint32_t *ret)
-{
-	*ret = 0xfffd;
-	unsigned n;
-	uint32_t c, min;
-	if (s[0] < 0x80) {
-		*ret = s[0];
-		return 1;
-	} else if ((s[0] & 0xe0) == 0xc0) {
-		n = 2, c = s[0] & 0x1f, min = 0x80;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		n = 3, c = s[0] & 0x0f, min = 0x800;
-	} else if ((s[0] & 0xf8) == 0xf0) {
-		n = 4, c = s[0] & 0x07, min = 0x10000;
-	} else {
-		return 0;
-	}
-	for (unsigned i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = c << 6 | (s[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*ret = c;
-	return n;
-}
 
 /* C.UTF-8's case tables, for towlower_l(); NULL where the locale is missing (then only ASCII
  * letters are lowered). */
@@ -91,8 +36,13 @@ char *hooks_sort_key(const char *name)
 	char *out = xmalloc(3 * n + 1), *o = out;
 	locale_t loc = utf8_locale();
 	while (*p) {
+		if (*p < 0x80) { /* file names are nearly always ASCII */
+			*o++ = (char)(*p >= 'A' && *p <= 'Z' ? *p + ('a' - 'A') : *p);
+			p++;
+			continue;
+		}
 		uint32_t c;
-		size_t len = utf8_decode(p, &c);
+		size_t len = utf8_decode(p, strlen((const char *)p), &c);
 		p += len ? len : 1;
 		if (c >= 'A' && c <= 'Z')
 			c += 'a' - 'A';

@@ -32,14 +32,14 @@ static int annotation_rule_holds(const struct hook_annotation_rule *rule,
 				 const struct container_facts *facts, struct nh_error **err)
 {
 	for (size_t i = 0; i < facts->n_annotations; i++) {
-		int r = regex_go_match(rule->key, facts->annotation_keys[i],
-				       facts->annotation_key_lens[i], err);
+		int r = regex_go_match_utf8(rule->key, facts->annotation_keys[i],
+					    facts->annotation_key_lens[i], err);
 		if (r < 0)
 			return nh_error_wrap(err, "annotation key");
 		if (r == 0)
 			continue;
-		r = regex_go_match(rule->value, facts->annotation_values[i],
-				   facts->annotation_value_lens[i], err);
+		r = regex_go_match_utf8(rule->value, facts->annotation_values[i],
+					facts->annotation_value_lens[i], err);
 		if (r < 0)
 			return nh_error_wrap(err, "annotation value");
 		if (r > 0)
@@ -79,9 +79,11 @@ int hook_when_match(const struct hook_when *w, const struct container_facts *fac
 
 	if (facts->has_process && w->n_commands > 0) {
 		if (!facts->arg0)
-			return nh_error_set(err, EINVAL, "process.args must have at least one entry");
+			return nh_error_set(err, EINVAL,
+					    "process.args must have at least one entry");
 		for (size_t i = 0; i < w->n_commands; i++) {
-			int r = regex_go_match(w->commands[i].re, facts->arg0, facts->arg0_len, err);
+			int r = regex_go_match_utf8(w->commands[i].re, facts->arg0, facts->arg0_len,
+						    err);
 			if (r < 0)
 				return nh_error_wrap(err, "command");
 			if (r > 0)
@@ -94,7 +96,8 @@ int hook_when_match(const struct hook_when *w, const struct container_facts *fac
 
 static void result_append(struct hooks_result *r, enum oci_stage s, const struct oci_hook *h)
 {
-	r->by_stage[s] = xreallocarray(r->by_stage[s], r->n_by_stage[s] + 1, sizeof(*r->by_stage[s]));
+	r->by_stage[s] =
+	    xreallocarray(r->by_stage[s], r->n_by_stage[s] + 1, sizeof(*r->by_stage[s]));
 	r->by_stage[s][r->n_by_stage[s]++] = h;
 }
 

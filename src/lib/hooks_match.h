@@ -17,6 +17,7 @@
 #include "hooks_dir.h"
 
 /* What the matcher needs to know about a container. */
+/* Every subject is valid UTF-8 (oci_config sees to it): the matcher skips PCRE2's check. */
 struct container_facts {
 	const char **annotation_keys; /* strings may not contain NUL: lengths below */
 	const char **annotation_values;
@@ -41,7 +42,8 @@ enum prestart_mapping {
 };
 
 struct hooks_result {
-	const struct oci_hook **by_stage[OCI_STAGE__MAX]; /* injection order per config.json stage */
+	const struct oci_hook *
+	    *by_stage[OCI_STAGE__MAX]; /* injection order per config.json stage */
 	size_t n_by_stage[OCI_STAGE__MAX];
 	bool any_matched; /* a file matched, even if it names no stage */
 };

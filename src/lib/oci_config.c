@@ -7,6 +7,7 @@
 
 #include "fileio.h"
 #include "json_util.h"
+#include "utf8.h"
 #include "xalloc.h"
 
 static void refresh_facts_annotations(struct oci_config *c)
@@ -18,42 +19,58 @@ static void refresh_facts_annotations(struct oci_config *c)
 	c->facts.n_annotations = c->n_annotations;
 }
 
-static void put_annotation(struct oci_config *c, const char *key, size_t key_len, const char *value,
-			   size_t value_len)
+/* A copy for matching: valid UTF-8 kept as is (NULs included: the length is what counts),
+ * anything else read as Go reads it, invalid bytes as U+FFFD. Then every subject the matcher sees
+ * is valid UTF-8, and PCRE2 need not check it again for every pattern. */
+static char *subject_dup(const char *s, size_t len, size_t *ret_len)
 {
-	for (size_t i = 0; i < c->n_annotations; i++) {
-		if (c->annotation_key_lens[i] == key_len &&
-		    memcmp(c->annotation_keys[i], key, key_len) == 0) {
-			/* Not xstrndup: a value may hold a NUL (\u0000); the length is what counts.
-			 */
-			c->annotation_values[i] = xrealloc(c->annotation_values[i], value_len + 1);
-			memcpy(c->annotation_values[i], value, value_len);
-			c->annotation_values[i][value_len] = '\0';
-			c->annotation_value_lens[i] = value_len;
+	if (!utf8_valid(s, len))
+		return utf8_sanitize(s, len, ret_len);
+	char *out = xmalloc(len + 1);
+	memcpy(out, s, len);
+	out[len] = '\0';
+	*ret_len = len;
+	return out;
+}
+
+/* Adds an annotation; `replace`: an override, which may name one that is there already
+ * (config.json's own keys are unique, and searching them would make reading n keys cost n^2). */
+static void put_annotation(struct oci_config *c, const char *key, size_t key_len, const char *value,
+			   size_t value_len, bool replace)
+{
+	size_t k_len = 0, v_len = 0;
+	char *k = subject_dup(key, key_len, &k_len);
+	char *v = subject_dup(value, value_len, &v_len);
+	for (size_t i = 0; replace && i < c->n_annotations; i++) {
+		if (c->annotation_key_lens[i] == k_len &&
+		    memcmp(c->annotation_keys[i], k, k_len) == 0) {
+			free(k);
+			free(c->annotation_values[i]);
+			c->annotation_values[i] = v;
+			c->annotation_value_lens[i] = v_len;
 			return;
 		}
 	}
-	size_t n = c->n_annotations + 1;
-	c->annotation_keys = xreallocarray(c->annotation_keys, n, sizeof(char *));
-	c->annotation_values = xreallocarray(c->annotation_values, n, sizeof(char *));
-	c->annotation_key_lens = xreallocarray(c->annotation_key_lens, n, sizeof(size_t));
-	c->annotation_value_lens = xreallocarray(c->annotation_value_lens, n, sizeof(size_t));
-	char *k = xmalloc(key_len + 1), *v = xmalloc(value_len + 1);
-	memcpy(k, key, key_len);
-	k[key_len] = '\0';
-	memcpy(v, value, value_len);
-	v[value_len] = '\0';
-	c->annotation_keys[n - 1] = k;
-	c->annotation_values[n - 1] = v;
-	c->annotation_key_lens[n - 1] = key_len;
-	c->annotation_value_lens[n - 1] = value_len;
-	c->n_annotations = n;
+	if (c->n_annotations == c->annotations_cap) {
+		size_t cap = c->annotations_cap ? 2 * c->annotations_cap : 16;
+		c->annotation_keys = xreallocarray(c->annotation_keys, cap, sizeof(char *));
+		c->annotation_values = xreallocarray(c->annotation_values, cap, sizeof(char *));
+		c->annotation_key_lens = xreallocarray(c->annotation_key_lens, cap, sizeof(size_t));
+		c->annotation_value_lens =
+		    xreallocarray(c->annotation_value_lens, cap, sizeof(size_t));
+		c->annotations_cap = cap;
+	}
+	size_t n = c->n_annotations++;
+	c->annotation_keys[n] = k;
+	c->annotation_values[n] = v;
+	c->annotation_key_lens[n] = k_len;
+	c->annotation_value_lens[n] = v_len;
 	refresh_facts_annotations(c);
 }
 
 void oci_config_override_annotation(struct oci_config *c, const char *key, const char *value)
 {
-	put_annotation(c, key, strlen(key), value, strlen(value));
+	put_annotation(c, key, strlen(key), value, strlen(value), true);
 }
 
 /* A field that is absent or null counts as not set, as in Go. */
@@ -82,7 +99,7 @@ static int read_annotations(struct oci_config *c, struct nh_error **err)
 					    "annotations.\"%s\": expected a string, got %s", key,
 					    json_type_label(v));
 		put_annotation(c, key, strlen(key), v ? json_object_get_string(v) : "",
-			       v ? (size_t)json_object_get_string_len(v) : 0);
+			       v ? (size_t)json_object_get_string_len(v) : 0, false);
 	}
 	return 0;
 }
@@ -112,8 +129,10 @@ static int read_process(struct oci_config *c, struct nh_error **err)
 	}
 	if (n > 0) {
 		json_object *a0 = json_object_array_get_idx(args, 0);
-		c->facts.arg0 = a0 ? json_object_get_string(a0) : "";
-		c->facts.arg0_len = a0 ? (size_t)json_object_get_string_len(a0) : 0;
+		const char *arg0 = a0 ? json_object_get_string(a0) : "";
+		size_t len = a0 ? (size_t)json_object_get_string_len(a0) : 0;
+		c->arg0 = subject_dup(arg0, len, &c->facts.arg0_len);
+		c->facts.arg0 = c->arg0;
 	}
 	return 0;
 }
@@ -296,6 +315,7 @@ struct oci_config *oci_config_free(struct oci_config *c)
 	free(c->annotation_values);
 	free(c->annotation_key_lens);
 	free(c->annotation_value_lens);
+	free(c->arg0);
 	free(c);
 	return NULL;
 }

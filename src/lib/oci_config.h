@@ -18,7 +18,8 @@ struct oci_config {
 	/* annotations after overrides, in config order then override order */
 	char **annotation_keys, **annotation_values;
 	size_t *annotation_key_lens, *annotation_value_lens;
-	size_t n_annotations;
+	size_t n_annotations, annotations_cap;
+	char *arg0; /* process.args[0], for matching */
 	struct container_facts facts;
 };
 
@@ -30,7 +31,9 @@ int oci_config_parse(const char *content, size_t len, struct oci_config **ret,
 /* Reads and parses a config.json file (at most NH_OCI_CONFIG_MAX bytes). */
 int oci_config_load(const char *path, struct oci_config **ret, struct nh_error **err);
 
-/* Sets (or replaces) an annotation used for matching; config.json itself is not changed. */
+/* Sets (or replaces) an annotation used for matching; config.json itself is not changed.
+ * Annotations and args[0] as the matcher sees them are valid UTF-8: invalid bytes read as
+ * U+FFFD, as in Go. */
 void oci_config_override_annotation(struct oci_config *c, const char *key, const char *value);
 
 /* The matched hooks as a JSON object: stage name -> array of runtime-spec hook objects, stages

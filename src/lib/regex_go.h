@@ -31,5 +31,11 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(pcre2_code *, pcre2_code_free)
 int regex_go_compile(const char *pattern, pcre2_code **ret, struct nh_error **err);
 
 /* Unanchored search in subject[0..len). Returns 1 on a match, 0 on none, -errno on failure
- * (E2BIG when the match or depth limit was hit). */
+ * (E2BIG when the match or depth limit was hit). A subject that is not valid UTF-8 is read as
+ * Go reads it: each invalid byte is U+FFFD. */
 int regex_go_match(const pcre2_code *re, const char *subject, size_t len, struct nh_error **err);
+
+/* The same for a subject the caller knows to be valid UTF-8 (utf8_valid()), which saves the
+ * check on every match. An invalid subject here is undefined behaviour in PCRE2. */
+int regex_go_match_utf8(const pcre2_code *re, const char *subject, size_t len,
+			struct nh_error **err);
