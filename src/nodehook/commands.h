@@ -6,6 +6,9 @@
 
 int cmd_hooks(int argc, char **argv);
 int cmd_hook(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
+int cmd_gc(int argc, char **argv);
 /* argv[0] is the wrapper's own name; argv[1..] go to the runtime. */
 int cmd_runtime(int argc, char **argv);
 

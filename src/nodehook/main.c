@@ -18,6 +18,9 @@ static const char usage_text[] =
     "  hook           run as an OCI hook: apply or undo node tuning for a container\n"
     "  hooks match    print the hooks.d hooks that apply to a container, as JSON\n"
     "  hooks inject   append the hooks.d hooks that apply to a bundle's config.json\n"
+    "  status         show what is applied now, per container and per CPU\n"
+    "  restore        undo now what was applied for a container (or all of them)\n"
+    "  gc             undo what was applied for containers that are gone\n"
     "\n"
     "Options:\n"
     "  --sysroot DIR  find the node's /etc, /proc and /sys under DIR (default /)\n"
@@ -98,6 +101,12 @@ int main(int argc, char **argv)
 		sub_argv[skip] = (char *)"nodehook-runtime";
 		return cmd_runtime(sub_argc - skip, sub_argv + skip);
 	}
+	if (strcmp(command, "status") == 0)
+		return cmd_status(sub_argc, sub_argv);
+	if (strcmp(command, "restore") == 0)
+		return cmd_restore(sub_argc, sub_argv);
+	if (strcmp(command, "gc") == 0)
+		return cmd_gc(sub_argc, sub_argv);
 	if (strcmp(command, "help") == 0) {
 		fputs(usage_text, stdout);
 		return 0;
