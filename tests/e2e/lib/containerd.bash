@@ -3,8 +3,10 @@
 #
 #   nh_ctrd_start DIR   containerd 1.6 with its own root, state, socket and config under DIR,
 #                       nodehook-runtime (a symlink to $NODEHOOK_BIN) as the BinaryName of the
-#                       CRI runtime handlers "nodehook" and "nodehook-open", the offline busybox
-#                       and pause images imported; exports the NH_CTRD_* variables below
+#                       CRI runtime handlers "nodehook", "guarded", "nodehook-open" and
+#                       "nodehook-star" (see nh_ctrd_config_toml; "runc", the default, is plain
+#                       runc), the offline busybox and pause images imported; exports the
+#                       NH_CTRD_* variables below
 #   nh_ctrd_stop        stops all of it, by PID, and removes what it made (see the order there)
 #   nh_ctr ARGS         ctr against it, in the test namespace $NH_CTRD_NS
 #   nh_cri ARGS         tests/e2e/cri/cri.js against its CRI socket (after nh_cri_deps)
@@ -217,6 +219,13 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
       pod_annotations = ["cpu-load-balancing.nodehook.io", "cpu-load-balancing.nodehook.io/*"]
       container_annotations = ["cpu-load-balancing.nodehook.io", "cpu-load-balancing.nodehook.io/*"]
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.nodehook.options]
+        BinaryName = "$NH_RUNTIME"
+    # Another handler through nodehook-runtime, with no annotation passed: on containerd only
+    # the wrapper runs hooks.d, so every handler of a node needs it for the guard to see every
+    # container start (a cpuset is born balanced on cgroup v1).
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.guarded]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.guarded.options]
         BinaryName = "$NH_RUNTIME"
     # A handler that lets every annotation through, as careless configs do: what the
     # anti-spoofing test needs, since the handler above would already drop a pod's
