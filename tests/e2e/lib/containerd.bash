@@ -130,8 +130,11 @@ nh_cri_deps() {
 			tmp=$(mktemp -d "$NH_NPM_CACHE/.nh-XXXXXX")
 			trap 'rm -rf "$tmp"' EXIT
 			cp "$NH_CRI_DIR/package.json" "$NH_CRI_DIR/package-lock.json" "$tmp/"
+			# Fail within a minute when the registry cannot be reached (npm's default
+			# retries take minutes); npm's own cache under $NH_NPM_CACHE serves reinstalls.
 			(cd "$tmp" && timeout 300 npm ci --no-audit --no-fund --ignore-scripts \
-				--cache "$NH_NPM_CACHE/.npm") >"$log" 2>&1 || exit 1
+				--cache "$NH_NPM_CACHE/.npm" --fetch-retries 1 --fetch-retry-mintimeout 2000 \
+				--fetch-retry-maxtimeout 5000 --fetch-timeout 30000) >"$log" 2>&1 || exit 1
 			touch "$tmp/.complete"
 			rm -rf "$dir"
 			mv "$tmp" "$dir"
