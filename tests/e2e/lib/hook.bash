@@ -341,28 +341,45 @@ nh_runc_status() {
 # Not balanced: both stay on CPU 0.
 
 # nh_probe SECONDS: prints "spread AFTER_S" as soon as a loop runs on CPU 1, or "stayed" when
-# none did within SECONDS. The loops are killed before it returns.
+# none did within SECONDS and neither migrated since the widening (se.nr_migrations, which also
+# catches a trip to CPU 1 and back between two samples). The loops are killed before it returns.
 nh_probe() {
-	local secs=$1 pids=() p i cpu result=stayed
+	local secs=$1 pids=() p i cpu result=stayed m0=() stat f
 	for i in 1 2; do
 		taskset -c 0 sh -c 'while :; do :; done' {NH_NODE_LOCK_FD}>&- &
 		pids+=($!)
 		echo $! >>"$NH_T/.pids"
 	done
 	sleep 0.3
-	for p in "${pids[@]}"; do taskset -pc 0-1 "$p" >/dev/null; done
+	for p in "${pids[@]}"; do
+		taskset -pc 0-1 "$p" >/dev/null
+		m0+=("$(nh_migrations "$p")")
+	done
 	local steps=$((secs * 10)) t
 	for ((t = 1; t <= steps; t++)); do
 		sleep 0.1
 		for p in "${pids[@]}"; do
-			cpu=$(sed 's/.*) //' "/proc/$p/stat" | cut -d' ' -f37)
+			stat=$(<"/proc/$p/stat")
+			read -ra f <<<"${stat##*) }"
+			cpu=${f[36]} # field 39 of /proc/PID/stat; f[0] is field 3
 			if [ "$cpu" = 1 ]; then
 				result="spread $((t / 10)).$((t % 10))"
 				break 2
 			fi
 		done
 	done
+	if [ "$result" = stayed ]; then
+		for i in 0 1; do
+			local m
+			m=$(nh_migrations "${pids[$i]}")
+			[ "$m" = "${m0[$i]}" ] || result="spread $secs (no sample on CPU 1, but loop $i migrated $((m - m0[i])) times)"
+		done
+	fi
 	kill "${pids[@]}" 2>/dev/null
 	wait "${pids[@]}" 2>/dev/null
 	echo "$result"
+}
+
+nh_migrations() {
+	awk '/^se.nr_migrations/ {print $3}' "/proc/$1/sched"
 }
