@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -144,6 +145,46 @@ static char *file_path(const char *mount, const char *cgroup, const char *file)
 	return sysroot_path(host);
 }
 
+/* Reads a cgroup or sysctl file from an open fd: small, size unknown (st_size is 0), read until
+ * EOF without the fstat read_full_fd would do. ENODEV (a cgroup removed between open and read)
+ * and ENOENT (a sysctl unregistered) come back as -ENOENT without an error. */
+static int read_cgroup_fd(int fd, const char *path, char **ret, struct nh_error **err)
+{
+	size_t cap = 256, len = 0;
+	_cleanup_free_ char *buf = xmalloc(cap);
+	for (;;) {
+		if (len + 1 >= cap) {
+			if (cap >= CGROUP_FILE_MAX)
+				return nh_error_set(err, EFBIG, "%s: larger than %u bytes", path,
+						    CGROUP_FILE_MAX);
+			cap *= 2;
+			buf = xrealloc(buf, cap);
+		}
+		size_t want = cap - 1 - len;
+		ssize_t n = read(fd, buf + len, want);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == ENODEV || errno == ENOENT)
+				return -ENOENT;
+			return nh_error_set_errno(err, errno, "%s", path);
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		/* A short read of less than a page is the whole file: kernfs and sysctl hand out
+		 * up to a page per read, a regular file all that is left. This saves the read that
+		 * would return 0, on every one of hundreds of files of a cpuset walk. */
+		if ((size_t)n < want && len < 4096)
+			break;
+	}
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
+		len--;
+	buf[len] = '\0';
+	*ret = TAKE_PTR(buf);
+	return 0;
+}
+
 int cgroup_read(const char *mount, const char *cgroup, const char *file, char **ret,
 		struct nh_error **err)
 {
@@ -154,21 +195,32 @@ int cgroup_read(const char *mount, const char *cgroup, const char *file, char **
 			return -ENOENT;
 		return nh_error_set_errno(err, errno, "%s", path);
 	}
-	char *buf = NULL;
-	size_t len = 0;
-	int r = read_full_fd(fd, CGROUP_FILE_MAX, &buf, &len, err);
-	if (r < 0) {
-		if (err && *err && ((*err)->errnum == ENODEV || (*err)->errnum == ENOENT)) {
-			/* A cgroup removed (ENODEV), or a sysctl unregistered (ENOENT), between
-			 * open and read. */
-			*err = nh_error_free(*err);
+	return read_cgroup_fd(fd, path, ret, err);
+}
+
+int cgroup_read_at(int dir_fd, const char *cgroup, const char *file, char **ret,
+		   struct nh_error **err)
+{
+	_cleanup_close_ int fd = openat(dir_fd, file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		if (errno == ENOENT)
 			return -ENOENT;
-		}
-		return nh_error_wrap(err, "%s", path);
+		return nh_error_set_errno(err, errno, "%s/%s", cgroup, file);
 	}
-	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
-		buf[--len] = '\0';
-	*ret = buf;
+	_cleanup_free_ char *what = xasprintf("%s/%s", cgroup, file);
+	return read_cgroup_fd(fd, what, ret, err);
+}
+
+int cgroup_read_cpus_at(int dir_fd, const char *cgroup, const char *file, struct cpuset *ret,
+			struct nh_error **err)
+{
+	_cleanup_free_ char *text = NULL;
+	int r = cgroup_read_at(dir_fd, cgroup, file, &text, err);
+	if (r < 0)
+		return r;
+	r = cpuset_parse_list(text, ret, err);
+	if (r < 0)
+		return nh_error_wrap(err, "%s/%s", cgroup, file);
 	return 0;
 }
 
@@ -213,45 +265,58 @@ int cgroup_read_cpus(const char *mount, const char *cgroup, const char *file, st
 	return 0;
 }
 
-static int walk(const char *mount, const char *cgroup,
-		int (*fn)(const char *cgroup, void *userdata, struct nh_error **err),
+static int walk(int dir_fd, const char *cgroup,
+		int (*fn)(const char *cgroup, int dir_fd, void *userdata, struct nh_error **err),
 		void *userdata, unsigned depth, struct nh_error **err)
 {
 	if (depth > 64)
-		return nh_error_set(err, ELOOP, "%s%s: cgroup tree deeper than 64", mount, cgroup);
-	int r = fn(cgroup, userdata, err);
-	if (r < 0)
-		return r;
-	_cleanup_free_ char *path = file_path(mount, cgroup, NULL);
-	_cleanup_closedir_ DIR *d = opendir(path);
-	if (!d)
-		return errno == ENOENT ? 0 : nh_error_set_errno(err, errno, "%s", path);
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		if (de->d_type == DT_UNKNOWN) {
-			struct stat st;
-			if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-			    !S_ISDIR(st.st_mode))
-				continue;
-		} else if (de->d_type != DT_DIR) {
-			continue;
+		return nh_error_set(err, ELOOP, "%s: cgroup tree deeper than 64", cgroup);
+	int r = fn(cgroup, dir_fd, userdata, err);
+	if (r != 0)
+		return r < 0 ? r : 0; /* > 0: the caller needs nothing below this cgroup */
+	/* getdents64 on the walk's own fd: no dup, fdopendir and closedir per cgroup. */
+	char entries[8192] __attribute__((aligned(8)));
+	for (;;) {
+		long n = syscall(SYS_getdents64, dir_fd, entries, sizeof(entries));
+		if (n < 0) {
+			if (errno == ENOENT || errno == ENODEV)
+				return 0; /* removed while we walked */
+			return nh_error_set_errno(err, errno, "%s", cgroup);
 		}
-		_cleanup_free_ char *child =
-		    xasprintf("%s/%s", strcmp(cgroup, "/") ? cgroup : "", de->d_name);
-		r = walk(mount, child, fn, userdata, depth + 1, err);
-		if (r < 0)
-			return r;
+		if (n == 0)
+			return 0;
+		for (long off = 0; off < n;) {
+			struct dirent64 *de = (struct dirent64 *)(void *)(entries + off);
+			off += de->d_reclen;
+			if (de->d_name[0] == '.' ||
+			    (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN))
+				continue;
+			/* Relative to the parent: no path walk from the root for every cgroup. */
+			_cleanup_close_ int child_fd = openat(
+			    dir_fd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+			if (child_fd < 0) {
+				if (errno == ENOENT || errno == ENOTDIR)
+					continue; /* vanished, or not a directory (DT_UNKNOWN) */
+				return nh_error_set_errno(err, errno, "%s/%s", cgroup, de->d_name);
+			}
+			_cleanup_free_ char *child =
+			    xasprintf("%s/%s", strcmp(cgroup, "/") ? cgroup : "", de->d_name);
+			r = walk(child_fd, child, fn, userdata, depth + 1, err);
+			if (r < 0)
+				return r;
+		}
 	}
-	return 0;
 }
 
 int cgroup_walk(const char *mount, const char *start,
-		int (*fn)(const char *cgroup, void *userdata, struct nh_error **err),
+		int (*fn)(const char *cgroup, int dir_fd, void *userdata, struct nh_error **err),
 		void *userdata, struct nh_error **err)
 {
-	return walk(mount, start, fn, userdata, 0, err);
+	_cleanup_free_ char *path = file_path(mount, start, NULL);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : nh_error_set_errno(err, errno, "%s", path);
+	return walk(fd, start, fn, userdata, 0, err);
 }
 
 char *cgroup_parent(const char *cgroup)

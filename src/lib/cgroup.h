@@ -40,11 +40,19 @@ int cgroup_write(const char *mount, const char *cgroup, const char *file, const 
 int cgroup_read_cpus(const char *mount, const char *cgroup, const char *file, struct cpuset *ret,
 		     struct nh_error **err);
 
-/* Calls fn for every cgroup below (and including) start, parents before children. fn returns
- * <0 to stop with an error. Cgroups that vanish during the walk are skipped. */
+/* Calls fn for every cgroup below (and including) start, parents before children, with an fd
+ * of the cgroup's directory (for cgroup_read_at). fn returns <0 to stop with an error, 1 to skip
+ * the cgroup's children, 0 to go on. Cgroups that vanish during the walk are skipped. */
 int cgroup_walk(const char *mount, const char *start,
-		int (*fn)(const char *cgroup, void *userdata, struct nh_error **err),
+		int (*fn)(const char *cgroup, int dir_fd, void *userdata, struct nh_error **err),
 		void *userdata, struct nh_error **err);
+
+/* cgroup_read and cgroup_read_cpus for a file of the directory dir_fd (a cgroup_walk fd);
+ * cgroup names the cgroup in messages. */
+int cgroup_read_at(int dir_fd, const char *cgroup, const char *file, char **ret,
+		   struct nh_error **err);
+int cgroup_read_cpus_at(int dir_fd, const char *cgroup, const char *file, struct cpuset *ret,
+			struct nh_error **err);
 
 /* The parent cgroup path ("/a/b" -> "/a", "/a" -> "/"). */
 char *cgroup_parent(const char *cgroup);

@@ -47,6 +47,7 @@ static void ledger_clear(struct ledger *l)
 	*l = (struct ledger){0};
 }
 
+/* Returns 1 when the ledger existed, 0 when it starts empty now. */
 static int ledger_load(struct state_store *store, const char *mount, struct ledger *ret,
 		       struct nh_error **err)
 {
@@ -54,6 +55,7 @@ static int ledger_load(struct state_store *store, const char *mount, struct ledg
 	int r = state_doc_read(store, LEDGER, &doc, err);
 	if (r < 0)
 		return r;
+	int existed = r;
 	struct ledger l = {0};
 	l.doc = r > 0 ? doc : json_object_new_object();
 	json_object *v = NULL;
@@ -76,7 +78,7 @@ static int ledger_load(struct state_store *store, const char *mount, struct ledg
 	    json_object_is_type(v, json_type_string))
 		l.housekeeping = xstrdup(json_object_get_string(v));
 	*ret = l;
-	return 0;
+	return existed;
 }
 
 static int ledger_save(struct state_store *store, struct ledger *l, struct nh_error **err)
@@ -108,63 +110,155 @@ static int isolated_union(const struct ledger *l, struct cpuset *ret, struct nh_
 	return 0;
 }
 
-static bool ledger_has_change(const struct ledger *l, const char *cgroup)
+static int compare_paths(const void *a, const void *b)
 {
-	size_t n = json_object_array_length(l->changed);
-	for (size_t i = 0; i < n; i++) {
-		json_object *e = json_object_array_get_idx(l->changed, i), *cg = NULL;
-		if (json_object_object_get_ex(e, "cgroup", &cg) &&
-		    strcmp(json_object_get_string(cg), cgroup) == 0)
-			return true;
-	}
-	return false;
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-struct isolate_walk {
-	struct state_store *store;
-	struct ledger *ledger;
+/* The cgroups the ledger says nodehook turned off, sorted for bsearch (views into the ledger). */
+static const char **changed_index(const struct ledger *l, size_t *ret_n, struct nh_error **err)
+{
+	size_t n = json_object_array_length(l->changed);
+	const char **paths = xcalloc(n, sizeof(char *));
+	for (size_t i = 0; i < n; i++) {
+		json_object *e = json_object_array_get_idx(l->changed, i), *cg = NULL;
+		if (!json_object_object_get_ex(e, "cgroup", &cg) ||
+		    !json_object_is_type(cg, json_type_string)) {
+			free(paths);
+			nh_error_set(err, EBADMSG, "%s: malformed entry in \"changed\"", LEDGER);
+			return NULL;
+		}
+		paths[i] = json_object_get_string(cg);
+	}
+	qsort(paths, n, sizeof(char *), compare_paths);
+	*ret_n = n;
+	return paths;
+}
+
+static bool in_sorted(const char *const *paths, size_t n, const char *path)
+{
+	return n && bsearch(&path, paths, n, sizeof(char *), compare_paths);
+}
+
+/* One pass over the cpuset tree: which balanced cpusets overlap the isolated CPUs (to turn off),
+ * and which of the ones nodehook turned off still do (to keep off). */
+struct survey {
+	const struct ledger *ledger;
 	const struct cpuset *isolated;
+	const char **changed; /* sorted */
+	size_t n_changed;
+	char **to_turn_off; /* in walk order: parents first */
+	size_t n_off;
+	char **still_overlapping; /* recorded cgroups that still overlap; sorted afterwards */
+	size_t n_still;
 };
 
-/* Step 2 for one cpuset: balanced and overlapping the isolated CPUs -> record, then turn off. */
-static int isolate_one(const char *cgroup, void *userdata, struct nh_error **err)
+static void survey_clear(struct survey *s)
 {
-	struct isolate_walk *w = userdata;
-	if (w->ledger->housekeeping && strcmp(cgroup, w->ledger->housekeeping) == 0)
-		return 0;
-	_cleanup_free_ char *lb = NULL;
-	int r = cgroup_read(w->ledger->mount, cgroup, LB_FILE, &lb, err);
-	if (r == -ENOENT)
-		return 0;
-	if (r < 0)
-		return r;
-	if (strcmp(lb, "1") != 0)
-		return 0;
+	for (size_t i = 0; i < s->n_off; i++)
+		free(s->to_turn_off[i]);
+	free(s->to_turn_off);
+	for (size_t i = 0; i < s->n_still; i++)
+		free(s->still_overlapping[i]);
+	free(s->still_overlapping);
+	free(s->changed);
+}
+
+static void push(char ***v, size_t *n, const char *s)
+{
+	*v = xreallocarray(*v, *n + 1, sizeof(char *));
+	(*v)[(*n)++] = xstrdup(s);
+}
+
+/* A v1 cpuset's CPUs are a subset of its parent's: a cpuset that does not overlap the isolated
+ * CPUs has no descendant that does, and its subtree is skipped. On a node with the kubelet's
+ * static CPU manager that is most of the tree (shared-pool cpusets exclude exclusive CPUs). */
+static int survey_one(const char *cgroup, int dir_fd, void *userdata, struct nh_error **err)
+{
+	struct survey *s = userdata;
+	if (s->ledger->housekeeping && strcmp(cgroup, s->ledger->housekeeping) == 0)
+		return 1;
 	_cleanup_cpuset_ struct cpuset cpus = {0};
-	r = cgroup_read_cpus(w->ledger->mount, cgroup, "cpuset.cpus", &cpus, err);
+	int r = cgroup_read_cpus_at(dir_fd, cgroup, "cpuset.cpus", &cpus, err);
 	if (r == -ENOENT)
-		return 0;
+		return 1;
 	if (r < 0)
 		return r;
-	if (!cpuset_intersects(&cpus, w->isolated))
-		return 0;
-	if (!ledger_has_change(w->ledger, cgroup)) {
+	if (!cpuset_intersects(&cpus, s->isolated))
+		return 1;
+	_cleanup_free_ char *lb = NULL;
+	r = cgroup_read_at(dir_fd, cgroup, LB_FILE, &lb, err);
+	if (r == -ENOENT)
+		return 1;
+	if (r < 0)
+		return r;
+	if (strcmp(lb, "1") == 0)
+		push(&s->to_turn_off, &s->n_off, cgroup);
+	if (in_sorted(s->changed, s->n_changed, cgroup))
+		push(&s->still_overlapping, &s->n_still, cgroup);
+	return 0;
+}
+
+/* Step 2: every balanced cpuset overlapping the isolated CPUs is recorded (one ledger write for
+ * all of them), then turned off. A crash between the two leaves records of flags still at 1;
+ * writing their old value back is then a no-op. */
+static int turn_off(struct state_store *store, struct ledger *l, const struct survey *s,
+		    struct nh_error **err)
+{
+	bool added = false;
+	for (size_t i = 0; i < s->n_off; i++) {
+		if (in_sorted(s->changed, s->n_changed, s->to_turn_off[i]))
+			continue;
 		json_object *e = json_object_new_object();
-		json_object_object_add(e, "cgroup", json_object_new_string(cgroup));
-		json_object_object_add(e, "old", json_object_new_string(lb));
-		json_object_array_add(w->ledger->changed, e);
-		r = ledger_save(w->store, w->ledger, err);
+		json_object_object_add(e, "cgroup", json_object_new_string(s->to_turn_off[i]));
+		json_object_object_add(e, "old", json_object_new_string("1"));
+		json_object_array_add(l->changed, e);
+		added = true;
+	}
+	if (added) {
+		int r = ledger_save(store, l, err);
 		if (r < 0)
 			return r;
 	}
-	action_crash_point();
-	r = cgroup_write(w->ledger->mount, cgroup, LB_FILE, "0", err);
-	if (r == -ENOENT)
-		return 0;
-	if (r < 0)
-		return r;
-	log_debug("cgroup-v1: %s: sched_load_balance 1 -> 0", cgroup);
+	for (size_t i = 0; i < s->n_off; i++) {
+		action_crash_point();
+		int r = cgroup_write(l->mount, s->to_turn_off[i], LB_FILE, "0", err);
+		if (r == -ENOENT)
+			continue;
+		if (r < 0)
+			return r;
+		log_debug("cgroup-v1: %s: sched_load_balance 1 -> 0", s->to_turn_off[i]);
+	}
 	return 0;
+}
+
+/* Gives back the old value of each recorded flag whose cpuset no longer overlaps the isolated
+ * CPUs (all of them when `keep` is NULL), newest first, and drops it from the ledger. keep:
+ * the recorded cgroups that still overlap, sorted. */
+static int restore_changes(struct state_store *store, struct ledger *l, const char *const *keep,
+			   size_t n_keep, struct nh_error **err)
+{
+	bool dirty = false;
+	for (size_t i = json_object_array_length(l->changed); i-- > 0;) {
+		json_object *e = json_object_array_get_idx(l->changed, i), *cg = NULL, *old = NULL;
+		if (!json_object_object_get_ex(e, "cgroup", &cg) ||
+		    !json_object_object_get_ex(e, "old", &old))
+			return nh_error_set(err, EBADMSG, "%s: malformed entry in \"changed\"",
+					    LEDGER);
+		const char *cgroup = json_object_get_string(cg);
+		if (keep && in_sorted(keep, n_keep, cgroup))
+			continue;
+		action_crash_point();
+		int r = cgroup_write(l->mount, cgroup, LB_FILE, json_object_get_string(old), err);
+		if (r < 0 && r != -ENOENT)
+			return r;
+		if (r == 0)
+			log_debug("cgroup-v1: %s: sched_load_balance back to %s", cgroup,
+				  json_object_get_string(old));
+		json_object_array_del_idx(l->changed, i, 1);
+		dirty = true;
+	}
+	return dirty ? ledger_save(store, l, err) : 0;
 }
 
 /* Creates (or resizes) the housekeeping cpuset to hold `cpus`, recorded before it exists. */
@@ -216,39 +310,6 @@ static int ensure_housekeeping(struct state_store *store, struct ledger *l,
 	return 0;
 }
 
-/* Gives back the old value of each recorded flag whose cpuset no longer overlaps `isolated`
- * (all of them when it is empty), newest first, and drops it from the ledger. */
-static int restore_changes(struct state_store *store, struct ledger *l,
-			   const struct cpuset *isolated, struct nh_error **err)
-{
-	bool dirty = false;
-	for (size_t i = json_object_array_length(l->changed); i-- > 0;) {
-		json_object *e = json_object_array_get_idx(l->changed, i), *cg = NULL, *old = NULL;
-		if (!json_object_object_get_ex(e, "cgroup", &cg) ||
-		    !json_object_object_get_ex(e, "old", &old))
-			return nh_error_set(err, EBADMSG, "%s: malformed entry in \"changed\"",
-					    LEDGER);
-		const char *cgroup = json_object_get_string(cg);
-		if (!cpuset_is_empty(isolated)) {
-			_cleanup_cpuset_ struct cpuset cpus = {0};
-			int r = cgroup_read_cpus(l->mount, cgroup, "cpuset.cpus", &cpus, err);
-			if (r < 0 && r != -ENOENT)
-				return r;
-			if (r == 0 && cpuset_intersects(&cpus, isolated))
-				continue;
-		}
-		int r = cgroup_write(l->mount, cgroup, LB_FILE, json_object_get_string(old), err);
-		if (r < 0 && r != -ENOENT)
-			return r;
-		if (r == 0)
-			log_debug("cgroup-v1: %s: sched_load_balance back to %s", cgroup,
-				  json_object_get_string(old));
-		json_object_array_del_idx(l->changed, i, 1);
-		dirty = true;
-	}
-	return dirty ? ledger_save(store, l, err) : 0;
-}
-
 /* Brings the node to the state the ledger asks for. Idempotent: after a crash anywhere, running
  * it again finishes the job. */
 static int reconcile(struct state_store *store, struct ledger *l, struct nh_error **err)
@@ -259,12 +320,13 @@ static int reconcile(struct state_store *store, struct ledger *l, struct nh_erro
 		return r;
 
 	if (cpuset_is_empty(&isolated)) {
-		r = restore_changes(store, l, &isolated, err);
+		r = restore_changes(store, l, NULL, 0, err);
 		if (r < 0)
 			return r;
 		if (l->housekeeping) {
 			_cleanup_free_ char *host = xasprintf("%s%s", l->mount, l->housekeeping);
 			_cleanup_free_ char *dir = sysroot_path(host);
+			action_crash_point();
 			if (rmdir(dir) < 0 && errno != ENOENT)
 				return nh_error_set_errno(err, errno,
 							  "remove housekeeping cpuset %s", dir);
@@ -284,11 +346,24 @@ static int reconcile(struct state_store *store, struct ledger *l, struct nh_erro
 	r = ensure_housekeeping(store, l, &housekeeping, err);
 	if (r < 0)
 		return r;
-	struct isolate_walk w = {.store = store, .ledger = l, .isolated = &isolated};
-	r = cgroup_walk(l->mount, "/", isolate_one, &w, err);
+
+	__attribute__((cleanup(survey_clear))) struct survey s = {.ledger = l,
+								  .isolated = &isolated};
+	s.changed = changed_index(l, &s.n_changed, err);
+	if (!s.changed)
+		return -EBADMSG;
+	r = cgroup_walk(l->mount, "/", survey_one, &s, err);
 	if (r < 0)
 		return r;
-	return restore_changes(store, l, &isolated, err);
+	r = turn_off(store, l, &s, err);
+	if (r < 0)
+		return r;
+	/* What turn_off just recorded overlaps by construction (a path twice does no harm). */
+	for (size_t i = 0; i < s.n_off; i++)
+		push(&s.still_overlapping, &s.n_still, s.to_turn_off[i]);
+	if (s.n_still > 1)
+		qsort(s.still_overlapping, s.n_still, sizeof(char *), compare_paths);
+	return restore_changes(store, l, (const char *const *)s.still_overlapping, s.n_still, err);
 }
 
 static int find_mount(char **ret, struct nh_error **err)
@@ -344,15 +419,10 @@ static int v1_apply(struct action_context *ctx, struct nh_error **err)
 
 static int v1_undo(struct action_context *ctx, struct nh_error **err)
 {
-	json_object *doc = NULL;
-	int r = state_doc_read(ctx->store, LEDGER, &doc, err);
+	__attribute__((cleanup(ledger_clearp))) struct ledger l = {0};
+	int r = ledger_load(ctx->store, "", &l, err);
 	if (r <= 0)
 		return r; /* no ledger: nothing of ours is on the node */
-	json_object_put(doc);
-	__attribute__((cleanup(ledger_clearp))) struct ledger l = {0};
-	r = ledger_load(ctx->store, "", &l, err);
-	if (r < 0)
-		return r;
 	json_object_object_del(l.isolated, ctx->record->id);
 	r = ledger_save(ctx->store, &l, err);
 	if (r < 0)
@@ -362,31 +432,21 @@ static int v1_undo(struct action_context *ctx, struct nh_error **err)
 
 static int v1_guard(struct action_context *ctx, struct nh_error **err)
 {
-	json_object *doc = NULL;
-	int r = state_doc_read(ctx->store, LEDGER, &doc, err);
-	if (r <= 0)
-		return r;
-	json_object_put(doc);
 	__attribute__((cleanup(ledger_clearp))) struct ledger l = {0};
-	r = ledger_load(ctx->store, "", &l, err);
-	if (r < 0)
-		return r;
+	int r = ledger_load(ctx->store, "", &l, err);
+	if (r <= 0)
+		return r; /* isolation is not in use on this node */
 	return reconcile(ctx->store, &l, err);
 }
 
 static int v1_holders(struct state_store *store, char ***ret_ids, struct nh_error **err)
 {
-	json_object *doc = NULL;
-	int r = state_doc_read(store, LEDGER, &doc, err);
+	__attribute__((cleanup(ledger_clearp))) struct ledger l = {0};
+	int r = ledger_load(store, "", &l, err);
 	if (r < 0)
 		return r;
 	_cleanup_strv_ char **ids = xcalloc(1, sizeof(char *));
 	if (r > 0) {
-		__attribute__((cleanup(ledger_clearp))) struct ledger l = {0};
-		json_object_put(doc);
-		r = ledger_load(store, "", &l, err);
-		if (r < 0)
-			return r;
 		size_t n = 0;
 		json_object_object_foreach (l.isolated, id, v) {
 			(void)v;
