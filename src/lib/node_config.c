@@ -67,7 +67,7 @@ static struct node_config *defaults(void)
 	c->hooks_dirs = strv_new((const char *const[]){"/usr/share/containers/oci/hooks.d",
 						       "/etc/containers/oci/hooks.d"},
 				 2);
-	c->runtime = xstrdup("/usr/bin/runc");
+	c->runtime = xstrdup(NODE_CONFIG_DEFAULT_RUNTIME);
 	for (int a = 0; a < NH_ACTION__MAX; a++) {
 		c->actions[a].enabled = true;
 		c->actions[a].allowed_namespaces = strv_new((const char *const[]){"*"}, 1);
@@ -292,6 +292,25 @@ int node_config_load(struct node_config **ret, struct nh_error **err)
 	if (env && env[0])
 		return node_config_load_file(env, false, ret, err);
 	return node_config_load_file(NODE_CONFIG_DEFAULT_PATH, true, ret, err);
+}
+
+char *node_config_runtime_fallback(void)
+{
+	const char *env = getenv(NODE_CONFIG_ENV);
+	const char *path = env && env[0] ? env : NODE_CONFIG_DEFAULT_PATH;
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0;
+	_cleanup_error_ struct nh_error *err = NULL;
+	_cleanup_json_ json_object *doc = NULL;
+	json_object *runtime = NULL;
+	if (read_file_at(AT_FDCWD, path, NODE_CONFIG_MAX, &buf, &len, &err) == 0 &&
+	    json_parse_strict(buf, len, NH_JSON_DEPTH_MAX, &doc, &err) == 0 && doc &&
+	    json_object_is_type(doc, json_type_object) &&
+	    json_object_object_get_ex(doc, "runtime", &runtime) &&
+	    json_object_is_type(runtime, json_type_string) &&
+	    json_object_get_string(runtime)[0] == '/')
+		return xstrdup(json_object_get_string(runtime));
+	return xstrdup(NODE_CONFIG_DEFAULT_RUNTIME);
 }
 
 struct node_config *node_config_free(struct node_config *c)

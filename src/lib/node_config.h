@@ -29,6 +29,7 @@
 
 #define NODE_CONFIG_DEFAULT_PATH "/etc/nodehook/config.json"
 #define NODE_CONFIG_ENV "NODEHOOK_CONFIG"
+#define NODE_CONFIG_DEFAULT_RUNTIME "/usr/bin/runc"
 
 enum on_error {
 	ON_ERROR_FAIL,
@@ -83,6 +84,11 @@ int node_config_load_file(const char *path, bool missing_ok, struct node_config 
 
 int node_config_parse(const char *path, const char *content, size_t len, struct node_config **ret,
 		      struct nh_error **err);
+
+/* The runtime a node config names, read leniently for when the config as a whole is invalid:
+ * the "runtime" key if the file parses as JSON and it is an absolute path, else the default.
+ * Caller frees. */
+char *node_config_runtime_fallback(void);
 
 struct node_config *node_config_free(struct node_config *c);
 void node_config_freep(struct node_config **c);

@@ -346,8 +346,18 @@ int cmd_runtime(int argc, char **argv)
 
 	_cleanup_error_ struct nh_error *err = NULL;
 	_cleanup_node_config_ struct node_config *config = NULL;
-	if (node_config_load(&config, &err) < 0)
-		return fail(&a, "node config: %s", err->msg);
+	if (node_config_load(&config, &err) < 0) {
+		/* A broken node config must not keep containers from being stopped, deleted or
+		 * probed: only create and run need it, and refuse. The rest goes to the runtime
+		 * the config names, if that much can be read, else the default one; undo after
+		 * delete is left to `nodehook gc`. */
+		if (a.command == RUNTIME_CMD_CREATE || a.command == RUNTIME_CMD_RUN)
+			return fail(&a, "node config: %s", err->msg);
+		log_warning("node config: %s; passing '%s' through to the runtime without nodehook",
+			    err->msg, a.command_name ? a.command_name : "");
+		_cleanup_free_ char *fallback = node_config_runtime_fallback();
+		return exec_runtime(&a, fallback, argc, argv);
+	}
 	sysroot_set(config->sysroot);
 	const char *runtime = config->runtime;
 
