@@ -38,35 +38,6 @@ fi
 
 # --- helpers -----------------------------------------------------------------------------------
 
-# probe NAME WANT AFFINITY ALLOWED [-c CGROUP] PIN WIDEN: runs nhvm_probe and checks its verdict,
-# the affinity the loops ended up with, and that they were seen only on CPUs in ALLOWED.
-probe() {
-	local name=$1 want=$2 aff=$3 allowed=$4 c bad=
-	local -a seen ok
-	local -A in=()
-	shift 4
-	# A balanced run stops as soon as the loops spread, so it can afford a long window, which
-	# absorbs a busy host; an unbalanced one must sit out the whole (default) window.
-	if [ "$want" = balanced ]; then NHVM_PROBE_MS=5000 nhvm_probe "$@"; else nhvm_probe "$@"; fi
-	if [ "$NHVM_PROBE" = error ]; then
-		nhvm_fail "$name" "$NHVM_PROBE_ERR"
-		return
-	fi
-	nhvm_list_expand seen "$NHVM_PROBE_SEEN"
-	nhvm_list_expand ok "$allowed"
-	for c in "${ok[@]}"; do in[$c]=1; done
-	for c in "${seen[@]}"; do [ -n "${in[$c]:-}" ] || bad+=" $c"; done
-	if [ "$NHVM_PROBE" != "$want" ]; then
-		nhvm_fail "$name" "$NHVM_PROBE, want $want: $NHVM_PROBE_DETAIL"
-	elif [ "$NHVM_PROBE_AFFINITY" != "$aff" ]; then
-		nhvm_fail "$name" "affinity $NHVM_PROBE_AFFINITY, want $aff: $NHVM_PROBE_DETAIL"
-	elif [ -n "$bad" ]; then
-		nhvm_fail "$name" "ran on CPU$bad, outside $allowed: $NHVM_PROBE_DETAIL"
-	else
-		nhvm_pass "$name" "$NHVM_PROBE: $NHVM_PROBE_DETAIL"
-	fi
-}
-
 # setf NAME FILE VALUE: a write that is a check of its own only when it fails.
 setf() {
 	nhvm_write "$2" "$3" && return 0
@@ -108,7 +79,7 @@ case $NHVM_KERNEL in 6.1) v=15 ;; 6.12) v=16 ;; *) v='?' ;; esac
 nhvm_check spans.version "$v" "$NHVM_SCHEDSTAT_VERSION" "/proc/schedstat version"
 nhvm_check spans.start "$ALL" "$NHVM_SPANS"
 
-probe probe.baseline balanced 0-3 0-3 0 0-3
+nhvm_probe_check probe.baseline balanced 0-3 0-3 0 0-3
 
 # --- hand-made isolation of CPUs 2-3 -----------------------------------------------------------
 
@@ -153,8 +124,8 @@ fi
 nhvm_wait_spans "$ISO"
 nhvm_check spans.isolated "$ISO" "$NHVM_SPANS"
 if [ $iso_ok = 1 ]; then
-	probe probe.isolated unbalanced 2-3 2 -c "$CS/nh-iso" 2 2-3
-	probe probe.housekeeping balanced "$hk_affinity" 0-1 0 0-3
+	nhvm_probe_check probe.isolated unbalanced 2-3 2 -c "$CS/nh-iso" 2 2-3
+	nhvm_probe_check probe.housekeeping balanced "$hk_affinity" 0-1 0 0-3
 fi
 
 restore

@@ -17,7 +17,8 @@
 # Time:       nhvm_sleep SECONDS, nhvm_ms VAR (milliseconds since the epoch)
 # CPU lists:  nhvm_mask_norm VAR MASK, nhvm_mask_to_list VAR MASK, nhvm_list_expand VAR LIST
 # Domains:    nhvm_spans [FILE], nhvm_wait_spans EXPECTED [TIMEOUT_MS]
-# Balancing:  nhvm_probe [-c CGROUP_DIR] PIN WIDEN
+# Balancing:  nhvm_probe [-c CGROUP_DIR] PIN WIDEN,
+#             nhvm_probe_check NAME WANT AFFINITY ALLOWED [-c CGROUP_DIR] PIN WIDEN
 # Containers: nhvm_bundle DIR, nhvm_runc_config DIR CPUS CGROUPS_PATH ARGS...,
 #             nhvm_runc_run ID DIR, nhvm_runc_rm ID
 
@@ -295,6 +296,36 @@ nhvm_probe() {
 	return 0
 }
 
+# nhvm_probe_check NAME WANT AFFINITY ALLOWED [-c CGROUP_DIR] PIN WIDEN: runs nhvm_probe and
+# reports one result: PASS if the verdict is WANT (balanced or unbalanced), the loops ended up
+# with affinity AFFINITY and were seen only on CPUs in the list ALLOWED.
+nhvm_probe_check() {
+	local name=$1 want=$2 aff=$3 allowed=$4 c bad=
+	local -a seen ok
+	local -A in=()
+	shift 4
+	# A balanced run stops as soon as the loops spread, so it can afford a long window, which
+	# absorbs a busy host; an unbalanced one must sit out the whole (default) window.
+	if [ "$want" = balanced ]; then NHVM_PROBE_MS=5000 nhvm_probe "$@"; else nhvm_probe "$@"; fi
+	if [ "$NHVM_PROBE" = error ]; then
+		nhvm_fail "$name" "$NHVM_PROBE_ERR"
+		return
+	fi
+	nhvm_list_expand seen "$NHVM_PROBE_SEEN"
+	nhvm_list_expand ok "$allowed"
+	for c in "${ok[@]}"; do in[$c]=1; done
+	for c in "${seen[@]}"; do [ -n "${in[$c]:-}" ] || bad+=" $c"; done
+	if [ "$NHVM_PROBE" != "$want" ]; then
+		nhvm_fail "$name" "$NHVM_PROBE, want $want: $NHVM_PROBE_DETAIL"
+	elif [ "$NHVM_PROBE_AFFINITY" != "$aff" ]; then
+		nhvm_fail "$name" "affinity $NHVM_PROBE_AFFINITY, want $aff: $NHVM_PROBE_DETAIL"
+	elif [ -n "$bad" ]; then
+		nhvm_fail "$name" "ran on CPU$bad, outside $allowed: $NHVM_PROBE_DETAIL"
+	else
+		nhvm_pass "$name" "$NHVM_PROBE: $NHVM_PROBE_DETAIL"
+	fi
+}
+
 # --- runc containers ---------------------------------------------------------------------------
 
 # nhvm_bundle DIR: a busybox root file system in DIR/rootfs (DIR in the guest's tmpfs). Three
@@ -315,7 +346,8 @@ nhvm_bundle() {
 # nhvm_runc_config DIR CPUS CGROUPS_PATH ARGS...: writes DIR/config.json: `runc spec`'s
 # defaults (runc 1.1, spec 1.0.2-dev) without a terminal, running ARGS, with
 # linux.resources.cpu {cpus: CPUS, mems: "0"} and linux.cgroupsPath CGROUPS_PATH (both
-# omitted when empty). Extra JSON members for "linux" may be passed in NHVM_RUNC_LINUX_EXTRA
+# omitted when empty). root.path is DIR/rootfs, or NHVM_RUNC_ROOT (absolute: runc refuses a
+# rootfs behind a symlink, so bundles share one this way). Extra JSON members for "linux" may be passed in NHVM_RUNC_LINUX_EXTRA
 # and for the top level (e.g. annotations) in NHVM_RUNC_EXTRA, each with a leading comma.
 nhvm_runc_config() {
 	local dir=$1 cpus=$2 cgpath=$3 a json argv='' res=''
@@ -343,7 +375,7 @@ nhvm_runc_config() {
 		"rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
 		"noNewPrivileges": true
 	},
-	"root": {"path": "rootfs", "readonly": true},
+	"root": {"path": "'"${NHVM_RUNC_ROOT:-rootfs}"'", "readonly": true},
 	"hostname": "runc",
 	"mounts": [
 		{"destination": "/proc", "type": "proc", "source": "proc"},
