@@ -130,8 +130,8 @@ nh_node_force_restore() {
 nh_cpuset_snapshot() {
 	local ino d lb cpus
 	find "$NH_CS" -type d -printf '%i %p\n' 2>/dev/null | sort -k2 | while read -r ino d; do
-		read -r lb <"$d/cpuset.sched_load_balance" 2>/dev/null || continue
-		read -r cpus <"$d/cpuset.cpus" 2>/dev/null || cpus=
+		read -r lb 2>/dev/null <"$d/cpuset.sched_load_balance" || continue
+		read -r cpus 2>/dev/null <"$d/cpuset.cpus" || cpus=
 		printf '%s %s %s %s\n' "${d#"$NH_CS"}/" "$lb" "${cpus:--}" "$ino"
 	done
 }
