@@ -12,7 +12,8 @@
 static const char usage_text[] =
     "Usage: nodehook [--sysroot DIR] COMMAND [OPTIONS]\n"
     "\n"
-    "Node tuning for Kubernetes containers, through OCI hooks and hooks.d.\n"
+    "Node tuning for Kubernetes containers: an OCI hook, a hooks.d engine and a runc/crun\n"
+	"wrapper.\n"
     "\n"
     "Commands:\n"
     "  hook           run as an OCI hook: apply or undo node tuning for a container\n"
@@ -21,6 +22,7 @@ static const char usage_text[] =
     "  status         show what is applied now, per container and per CPU\n"
     "  restore        undo now what was applied for a container (or all of them)\n"
     "  gc             undo what was applied for containers that are gone\n"
+	"  runtime -- ARGS  the runc/crun wrapper (also: this binary run as nodehook-runtime)\n"
     "\n"
     "Options:\n"
     "  --sysroot DIR  find the node's /etc, /proc and /sys under DIR (default /)\n"
