@@ -35,12 +35,13 @@ hook() {
 }
 
 ISOLATE=(iso.run iso.spans iso.cpusets iso.state iso.affinity iso.probe-root iso.probe-container
-	survive.run survive.spans survive.probe-other survive.probe-container restore.delete
+	survive.run survive.stray~ survive.spans survive.probe-other survive.probe-container restore.delete
 	restore.spans-first restore.other restore.delete-other restore.spans restore.cpusets
 	restore.state)
 
 @test "cgroup v1 (6.1): CPUs 2-3 leave balancing, the guard keeps them out, all restored" {
 	hook 6.1 v1
+	printf '%s\n' "${lines[@]}" >"$BATS_FILE_TMPDIR/v1.lines"
 	passes v1 setup.spans "${ISOLATE[@]}" survive.guard survive.control survive.control-delete \
 		survive.control-gone
 	has "NHVM-RESULT v1.iso.spans PASS cpu0:3 cpu1:3 cpu2:none cpu3:none"
@@ -49,6 +50,20 @@ ISOLATE=(iso.run iso.spans iso.cpusets iso.state iso.affinity iso.probe-root iso
 	has "NHVM-RESULT v1.survive.control PASS cpu0:f cpu1:f cpu2:f cpu3:f"
 	has "NHVM-RESULT v1.restore.spans PASS cpu0:f cpu1:f cpu2:f cpu3:f"
 	qemu_gone
+}
+
+# The v1 guard turns a new container's cpuset unbalanced only at its createRuntime, after runc
+# made it balanced over every CPU: for that long the domains merge, and the balancer may move
+# host tasks onto the isolated CPUs, where they stay (hook.sh survive.stray).
+@test "cgroup v1 (6.1): host tasks running while a second container starts stay off the isolated CPUs" {
+	local l line=
+	[ -f "$BATS_FILE_TMPDIR/v1.lines" ] || skip "needs the boot of the cgroup v1 test above"
+	while IFS= read -r l; do
+		[[ $l == *"NHVM-RESULT v1.survive.stray "* ]] && line=${l#*NHVM-RESULT v1.survive.stray }
+	done <"$BATS_FILE_TMPDIR/v1.lines"
+	echo "survive.stray: ${line:-missing}"
+	[[ $line != "SKIP KNOWN BUG: "* ]] || skip "known bug, v1 guard window: ${line#SKIP KNOWN BUG: }"
+	[[ $line == "PASS "* ]]
 }
 
 @test "cgroup v2, local partitions only (6.1): a clear refusal, on_error log, a node-level partition" {
@@ -66,7 +81,8 @@ ISOLATE=(iso.run iso.spans iso.cpusets iso.state iso.affinity iso.probe-root iso
 
 @test "cgroup v2, remote partitions (6.12): isolation, a second container, two partitions, refusals" {
 	hook 6.12 v2
-	passes v2 setup.partitions setup.spans "${ISOLATE[@]}" survive.cpusets two.run two.spans \
+	passes v2 setup.partitions setup.spans "${ISOLATE[@]/survive.stray~/survive.stray}" \
+		survive.cpusets two.run two.spans \
 		two.cpusets two.delete-first two.spans-first two.cpusets-first two.state-first \
 		two.delete-second two.restore.spans two.restore.cpusets two.restore.state \
 		conflict.ancestor conflict.ancestor-rollback conflict.ancestor-spans \

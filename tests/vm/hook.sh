@@ -16,9 +16,11 @@
 #               a record; busy loops in the root spread over 0-1 only, loops in the
 #               container's cgroup stay on CPU 2
 #   survive.*   a second container, not annotated, no cpuset of its own, started meanwhile:
-#               spans unchanged, loops in its cgroup stay off 2-3, the first container's still
-#               do not spread. v1 also: the guard turned the new cpuset's balancing off, and
-#               a control container started without the guard does merge 2-3 back
+#               host busy loops running in the root while it starts stay off 2-3 (v1: a known
+#               bug, reported as a SKIP, see stray_check); spans unchanged, loops in its cgroup
+#               stay off 2-3, the first container's still do not spread. v1 also: the guard
+#               turned the new cpuset's balancing off, and a control container started without
+#               the guard does merge 2-3 back
 #   restore.*   `runc delete` of the first container while the second runs: every span f at
 #               once, the second's cpuset as the kernel made it; after the second is deleted
 #               too, every cpuset file as before, no housekeeping cpuset, no ledger, no record
@@ -57,6 +59,7 @@ STATE=$W/state
 HK=nodehook-housekeeping
 IDS=(ctr1 ctr2 ctr3 ctra ctrb blocked wide invalid refused logged local)
 export NHVM_RUNC_ROOT=$W/base/rootfs # every bundle shares one busybox root
+STRAY=() STRAY_BEFORE='' STRAY_SEEN=0
 nhvm_ms T0
 
 if [ ! -x "$NH" ]; then
@@ -274,12 +277,93 @@ log_ledger() {
 	done
 }
 
+# stray_start: three busy loops in the root cgroup, like host tasks that happen to be running
+# when a container starts: pinned to 0-1 (three loops on two CPUs, so one always waits), then
+# widened to 0-3 (v2 clips that to the root's effective CPUs). A balancer that can reach an
+# idle CPU moves the waiting one there.
+stray_start() {
+	local p key val ok args
+	STRAY=()
+	for _ in 1 2 3; do
+		taskset -c 0-1 bash -c 'while :; do :; done' &
+		STRAY+=($!)
+	done
+	for p in "${STRAY[@]}"; do
+		for _ in {1..100}; do
+			ok=0
+			args=()
+			mapfile -d '' args 2>/dev/null </proc/"$p"/cmdline
+			if [ ${#args[@]} -gt 0 ] && [ "${args[-1]}" = 'while :; do :; done' ]; then
+				while IFS=$':\t' read -r key val; do
+					[ "$key" = Cpus_allowed_list ] && [ "$val" = 0-1 ] && ok=1
+				done </proc/"$p"/status
+			fi
+			[ "$ok" = 1 ] && break
+			nhvm_sleep 0.02
+		done
+		taskset -pc 0-3 "$p" >/dev/null
+	done
+	stray_where STRAY_BEFORE
+}
+
+# stray_where VAR: the CPU each loop last ran on, comma-separated; ORs them into STRAY_SEEN.
+stray_where() {
+	local -n _w=$1
+	local p line
+	local -a f
+	_w=''
+	for p in "${STRAY[@]}"; do
+		IFS= read -r line </proc/"$p"/stat
+		read -ra f <<<"${line##*) }"
+		_w+=${_w:+,}${f[36]}
+		STRAY_SEEN=$((STRAY_SEEN | 1 << f[36]))
+	done
+}
+
+stray_stop() {
+	kill -KILL "${STRAY[@]}" 2>/dev/null
+	wait "${STRAY[@]}" 2>/dev/null
+	STRAY=()
+}
+
+# stray_check NAME: samples where the loops run for 0.5 s, stops them: PASS if never on 2-3.
+# On v1 the guard works only after runc has made the new container's cpuset, balanced: in
+# that window the domains merge and the balancer may move loops onto 2-3, where nothing moves
+# them back once the guard has split the domains again. That is a known bug of the v1
+# backend, reported as a SKIP marked KNOWN BUG (hook.bats shows it as a skipped test).
+stray_check() {
+	local name=$1 t0 t list where detail
+	STRAY_SEEN=0
+	nhvm_ms t0
+	while :; do
+		stray_where where
+		nhvm_ms t
+		((t - t0 >= 500)) && break
+		nhvm_sleep 0.05
+	done
+	stray_stop
+	printf -v list '%x' "$STRAY_SEEN"
+	nhvm_mask_to_list list "$list"
+	detail="host busy loops (on $STRAY_BEFORE before ctr2 started) were seen on CPUs $list"
+	detail+=" in the 0.5 s after, last on $where"
+	if ((STRAY_SEEN & 12)); then
+		if [ "$mode" = v1 ]; then
+			nhvm_skip "$name" "KNOWN BUG: $detail: the new cpuset merged the domains until the guard ran"
+		else
+			nhvm_fail "$name" "$detail"
+		fi
+	else
+		nhvm_pass "$name" "$detail"
+	fi
+}
+
 # probe NAME WANT AFFINITY ALLOWED [-c CGROUP] PIN WIDEN
 probe() { nhvm_probe_check "$@"; }
 
 # Deletes what is left of the containers (a failed check may leave some), stops syslogd.
 cleanup() {
 	local id
+	[ ${#STRAY[@]} -gt 0 ] && stray_stop
 	for id in "${IDS[@]}"; do nhvm_runc_rm "$id"; done
 	[ -n "${SYSLOGD:-}" ] && kill "$SYSLOGD" 2>/dev/null
 }
@@ -390,10 +474,13 @@ isolate() {
 survive() {
 	local got
 	bundle ctr2 "" 0 "$W/hooks"
+	stray_start
 	if ! start survive.run ctr2; then
 		nhvm_fail survive.run "runc run -d ctr2 (not annotated, no cpuset): ${RUNC_ERR//$'\n'/ }"
+		stray_stop
 		return 1
 	fi
+	stray_check survive.stray
 	nhvm_spans
 	nhvm_check survive.spans "$ISO" "$NHVM_SPANS" "ctr1 and ctr2 running"
 	if [ "$mode" = v1 ]; then

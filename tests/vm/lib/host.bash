@@ -47,11 +47,19 @@ qemu_gone() {
 	}
 }
 
-# passes CG NAME...: each check NAME passed, and no check outside the list ran.
+# passes CG NAME...: each check NAME passed, and no check outside the list ran. A NAME written
+# NAME~ may instead be a SKIP marked "KNOWN BUG" (a bug the test reproduces, not yet fixed).
 passes() {
 	local cg=$1 name n=0 l
 	shift
-	for name in "$@"; do has "NHVM-RESULT $cg.$name PASS" || return 1; done
+	for name in "$@"; do
+		if [[ $name == *~ ]]; then
+			has "NHVM-RESULT $cg.${name%\~} PASS" 2>/dev/null ||
+				has "NHVM-RESULT $cg.${name%\~} SKIP KNOWN BUG: " || return 1
+		else
+			has "NHVM-RESULT $cg.$name PASS" || return 1
+		fi
+	done
 	for l in "${lines[@]}"; do [[ $l == *NHVM-RESULT\ * ]] && n=$((n + 1)); done
 	[ "$n" -eq $# ] || {
 		echo "$n results, want $#" >&2
