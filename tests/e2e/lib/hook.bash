@@ -212,17 +212,17 @@ nh_snapshot_paths_on_cpu1() {
 	local path lb cpus ino
 	while read -r path lb cpus ino; do
 		nh_is_ours "$path" && continue
-		nh_cpulist_has "$cpus" 1 && echo "$path"
+		if nh_cpulist_has "$cpus" 1; then echo "$path"; fi
 	done <"$NH_T/cpusets.before"
 }
 
-# nh_cpulist_has LIST CPU
+# nh_cpulist_has LIST CPU: LIST is a kernel CPU list ("0-3,8"), or "-" for none.
 nh_cpulist_has() {
 	local item lo hi items
+	[ "$1" = - ] && return 1
 	IFS=, read -ra items <<<"$1"
 	for item in "${items[@]}"; do
 		lo=${item%-*} hi=${item#*-}
-		[ "$lo" = - ] && continue
 		[ "$2" -ge "$lo" ] && [ "$2" -le "$hi" ] && return 0
 	done
 	return 1
@@ -233,9 +233,10 @@ nh_cpulist_has() {
 nh_foreign_balanced_on_cpu1() {
 	local kind path lb cpus
 	nh_cpuset_snapshot | nh_classify_cpusets | while read -r kind path lb cpus; do
-		[ "$kind" = foreign ] && [ "$lb" = 1 ] && nh_cpulist_has "$cpus" 1 && echo "$path (cpus $cpus)"
+		if [ "$kind" = foreign ] && [ "$lb" = 1 ] && nh_cpulist_has "$cpus" 1; then
+			echo "$path (cpus $cpus)"
+		fi
 	done
-	return 0
 }
 
 # Every cpuset that covers CPU 1 has sched_load_balance 0 (the housekeeping set aside), and the
@@ -340,11 +341,14 @@ nh_runc_status() {
 # CPU 0 and are then allowed on CPUs 0-1. Balanced: one moves to CPU 1 within about a second.
 # Not balanced: both stay on CPU 0.
 
-# nh_probe SECONDS: prints "spread AFTER_S" as soon as a loop runs on CPU 1, or "stayed" when
-# none did within SECONDS and neither migrated since the widening (se.nr_migrations, which also
-# catches a trip to CPU 1 and back between two samples). The loops are killed before it returns.
+# nh_probe SECONDS [WATCH_FILE]: prints "spread AFTER_S" as soon as a loop runs on CPU 1, or
+# "stayed" when none did within SECONDS and neither migrated since the widening
+# (se.nr_migrations, which also catches a trip to CPU 1 and back between two samples). With
+# WATCH_FILE, appends to it at every sample the foreign cpusets that balance CPU 1
+# (nh_foreign_balanced_on_cpu1): others' cpusets come and go within a probe. The loops are
+# killed before it returns.
 nh_probe() {
-	local secs=$1 pids=() p i cpu result=stayed m0=() stat f
+	local secs=$1 watch=${2:-} pids=() p i cpu result=stayed m0=() stat f
 	for i in 1 2; do
 		taskset -c 0 sh -c 'while :; do :; done' {NH_NODE_LOCK_FD}>&- &
 		pids+=($!)
@@ -355,9 +359,11 @@ nh_probe() {
 		taskset -pc 0-1 "$p" >/dev/null
 		m0+=("$(nh_migrations "$p")")
 	done
+	[ -z "$watch" ] || nh_foreign_balanced_on_cpu1 >>"$watch"
 	local steps=$((secs * 10)) t
 	for ((t = 1; t <= steps; t++)); do
 		sleep 0.1
+		[ -z "$watch" ] || nh_foreign_balanced_on_cpu1 >>"$watch"
 		for p in "${pids[@]}"; do
 			stat=$(<"/proc/$p/stat")
 			read -ra f <<<"${stat##*) }"
