@@ -24,7 +24,9 @@
 #include "node_config.h"
 #include "oci_config.h"
 
-#define CONTAINER_ID_MAX 1024
+/* Ids become file names ("<id>.json" in the state dir): NAME_MAX (255) less ".json". runc's
+ * own state directory is named by the id, so it cannot take longer ones either. */
+#define CONTAINER_ID_MAX 250
 
 /* runc's id alphabet: [A-Za-z0-9_+.-]+, not "." or "..", at most CONTAINER_ID_MAX bytes. Ids
  * become file names: nothing else may reach a path. */

@@ -96,10 +96,8 @@ int write_file_atomic(const char *path, const char *data, size_t len, mode_t mod
 
 	_cleanup_free_ char *dir_copy = xstrdup(path);
 	const char *dir = dirname(dir_copy);
-	_cleanup_free_ char *base_copy = xstrdup(path);
-	const char *base = basename(base_copy);
-
-	_cleanup_(unlink_tmpp) char *tmp = xasprintf("%s/.%s.nodehook-XXXXXX", dir, base);
+	/* Not named after the target: a target name near NAME_MAX would make it too long. */
+	_cleanup_(unlink_tmpp) char *tmp = xasprintf("%s/.nodehook-XXXXXX", dir);
 	_cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;

@@ -55,22 +55,47 @@ static void runtime_from_parent(char **ret_path, char **ret_root)
 	*ret_path = xstrdup(exe);
 }
 
-int lifecycle_record_open(struct state_store *store, const struct container_info *c,
-			  struct container_record *ret, struct nh_error **err)
+/* Whether a record describes another process than the container now starting under its id. */
+static bool record_of_other_process(const struct container_record *rec, pid_t pid, uint64_t start)
 {
-	int r = state_record_read(store, c->id, ret, err);
-	if (r != 0)
-		return r < 0 ? r : 0;
-	struct container_record rec = {0};
-	rec.id = xstrdup(c->id);
-	rec.pid = c->pid;
+	if (pid <= 0 || rec->pid <= 0)
+		return false; /* cannot tell: the same container, as far as we know */
+	return rec->pid != pid || (rec->pid_start && start && rec->pid_start != start);
+}
+
+int lifecycle_record_open(struct state_store *store, const struct node_config *config,
+			  const struct container_info *c, struct container_record *ret,
+			  struct nh_error **err)
+{
+	uint64_t start = 0;
 	if (c->pid > 0) {
 		struct nh_error *e = NULL;
-		if (process_start_time(c->pid, &rec.pid_start, &e) < 0) {
+		if (process_start_time(c->pid, &start, &e) < 0) {
 			log_debug("start time of pid %d: %s", (int)c->pid, e->msg);
 			nh_error_free(e);
 		}
 	}
+	struct container_record old = {0};
+	int r = state_record_read(store, c->id, &old, err);
+	if (r < 0)
+		return r;
+	if (r > 0 && !record_of_other_process(&old, c->pid, start)) {
+		*ret = old;
+		return 0;
+	}
+	if (r > 0) {
+		log_info("a record of an earlier container %s (pid %d) is still here: undoing it "
+			 "first",
+			 old.id, (int)old.pid);
+		r = lifecycle_undo(store, config, &old, err);
+		container_record_clear(&old);
+		if (r < 0)
+			return nh_error_wrap(err, "undo for the earlier container %s", c->id);
+	}
+	struct container_record rec = {0};
+	rec.id = xstrdup(c->id);
+	rec.pid = c->pid;
+	rec.pid_start = start;
 	runtime_from_parent(&rec.runtime_path, &rec.runtime_root);
 	rec.pod_namespace = c->pod_namespace ? xstrdup(c->pod_namespace) : NULL;
 	rec.pod_name = c->pod_name ? xstrdup(c->pod_name) : NULL;

@@ -14,9 +14,12 @@
 
 /* Reads the container's record, or starts a new one from what is known about it: ids, pod
  * names, pid and its start time, and the runtime that ran us (our parent process, with its
- * --root), so that gc can later ask that runtime whether it still knows the container. */
-int lifecycle_record_open(struct state_store *store, const struct container_info *c,
-			  struct container_record *ret, struct nh_error **err);
+ * --root), so that gc can later ask that runtime whether it still knows the container. A record
+ * of another process under the same id (an earlier container deleted without its poststop hook,
+ * its id reused before gc ran) is undone first, and a new one started. */
+int lifecycle_record_open(struct state_store *store, const struct node_config *config,
+			  const struct container_info *c, struct container_record *ret,
+			  struct nh_error **err);
 
 /* Applies one action. Idempotent: an action already applied for this container is left as it
  * is. On failure, whatever was applied is rolled back (a rollback failure is logged, and the

@@ -176,7 +176,7 @@ static int apply_phase(const struct node_config *config, const struct oci_state 
 		return 1;
 	}
 	struct container_record rec = {0};
-	if (lifecycle_record_open(store, c, &rec, &err) < 0) {
+	if (lifecycle_record_open(store, config, c, &rec, &err) < 0) {
 		log_error("%s", err->msg);
 		requests_clear(req);
 		return 1;

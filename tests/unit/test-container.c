@@ -47,9 +47,9 @@ static void test_state(void **state)
 		    "state: \"id\": expected a string, got number");
 	state_fails("{\"id\":\"../etc\",\"bundle\":\"/b\"}", EINVAL,
 		    "state: container id '../etc' is not a valid id ([A-Za-z0-9_+.-], at most "
-		    "1024 characters)");
+		    "250 characters)");
 	state_fails("{\"id\":\"..\",\"bundle\":\"/b\"}", EINVAL,
-		    "state: container id '..' is not a valid id ([A-Za-z0-9_+.-], at most 1024 "
+		    "state: container id '..' is not a valid id ([A-Za-z0-9_+.-], at most 250 "
 		    "characters)");
 	state_fails("{\"id\":\"a\\u0000b\",\"bundle\":\"/b\"}", EINVAL,
 		    "state: \"id\": contains a NUL character");
