@@ -157,7 +157,8 @@ int lifecycle_apply(struct state_store *store, const struct node_config *config,
 		return r;
 	}
 	ar->applied = true;
-	return state_record_write(store, rec, err);
+	r = state_record_write(store, rec, err);
+	return r < 0 ? r : 1;
 }
 
 int lifecycle_undo(struct state_store *store, const struct node_config *config,

@@ -21,8 +21,8 @@ int lifecycle_record_open(struct state_store *store, const struct node_config *c
 			  const struct container_info *c, struct container_record *ret,
 			  struct nh_error **err);
 
-/* Applies one action. Idempotent: an action already applied for this container is left as it
- * is. On failure, whatever was applied is rolled back (a rollback failure is logged, and the
+/* Applies one action: returns 1 when applied now, 0 when it was applied already (left as it
+ * is: the hook may run twice). On failure, whatever was applied is rolled back (a rollback failure is logged, and the
  * record kept for gc), and the first error is returned. */
 int lifecycle_apply(struct state_store *store, const struct node_config *config,
 		    const struct container_info *c, struct container_record *rec, enum nh_action a,

@@ -184,11 +184,14 @@ static int apply_phase(const struct node_config *config, const struct oci_state 
 	for (int a = 0; a < NH_ACTION__MAX && !failed; a++) {
 		if (!want[a])
 			continue;
-		if (lifecycle_apply(store, config, c, &rec, (enum nh_action)a, &err) < 0) {
+		int r = lifecycle_apply(store, config, c, &rec, (enum nh_action)a, &err);
+		if (r < 0) {
 			failed = refuse(config, (enum nh_action)a, req[a].key, err->msg);
 			err = nh_error_free(err);
 			continue;
 		}
+		if (r == 0)
+			continue; /* logged as already applied */
 		_cleanup_free_ char *cpus = cpuset_format_list(&c->cpus);
 		log_info("%s: applied (CPUs %s, %s)", nh_action_to_string((enum nh_action)a), cpus,
 			 rec.actions[a].backend ? rec.actions[a].backend : "");
