@@ -38,12 +38,15 @@ ISOLATE=(iso.run iso.spans iso.cpusets iso.state iso.affinity iso.probe-root iso
 	survive.run survive.stray~ survive.spans survive.probe-other survive.probe-container restore.delete
 	restore.spans-first restore.other restore.delete-other restore.spans restore.cpusets
 	restore.state)
+TWO=(two.run two.spans two.cpusets two.delete-first two.spans-first two.cpusets-first
+	two.state-first two.delete-second two.restore.spans two.restore.cpusets two.restore.state)
 
-@test "cgroup v1 (6.1): CPUs 2-3 leave balancing, the guard keeps them out, all restored" {
+@test "cgroup v1 (6.1): CPUs 2-3 leave balancing, the guard keeps them out, two containers, all restored" {
 	hook 6.1 v1
 	printf '%s\n' "${lines[@]}" >"$BATS_FILE_TMPDIR/v1.lines"
-	passes v1 setup.spans "${ISOLATE[@]}" survive.guard survive.control survive.control-delete \
-		survive.control-gone
+	passes v1 setup.spans "${ISOLATE[@]}" "${TWO[@]}" survive.guard survive.control \
+		survive.control-delete survive.control-gone
+	has "NHVM-RESULT v1.two.cpusets-first PASS root.lb=0 nh-test.lb=0 pod.lb=0 ctrb.lb=0 hk.cpus=0-2 "
 	has "NHVM-RESULT v1.iso.spans PASS cpu0:3 cpu1:3 cpu2:none cpu3:none"
 	has "NHVM-RESULT v1.iso.cpusets PASS root.lb=0 nh-test.lb=0 ctr1.lb=0 hk.lb=1 hk.cpus=0-1 "
 	has "NHVM-RESULT v1.survive.spans PASS cpu0:3 cpu1:3 cpu2:none cpu3:none"
@@ -82,10 +85,7 @@ ISOLATE=(iso.run iso.spans iso.cpusets iso.state iso.affinity iso.probe-root iso
 @test "cgroup v2, remote partitions (6.12): isolation, a second container, two partitions, refusals" {
 	hook 6.12 v2
 	passes v2 setup.partitions setup.spans "${ISOLATE[@]/survive.stray~/survive.stray}" \
-		survive.cpusets two.run two.spans \
-		two.cpusets two.delete-first two.spans-first two.cpusets-first two.state-first \
-		two.delete-second two.restore.spans two.restore.cpusets two.restore.state \
-		conflict.ancestor conflict.ancestor-rollback conflict.ancestor-spans \
+		survive.cpusets "${TWO[@]}" conflict.ancestor conflict.ancestor-rollback conflict.ancestor-spans \
 		conflict.ancestor-state conflict.sibling conflict.partition conflict.partition-rollback \
 		conflict.partition-spans conflict.partition-state conflict.sibling-delete \
 		conflict.restore.spans conflict.restore.cpusets conflict.restore.state

@@ -24,10 +24,10 @@
 #   restore.*   `runc delete` of the first container while the second runs: every span f at
 #               once, the second's cpuset as the kernel made it; after the second is deleted
 #               too, every cpuset file as before, no housekeeping cpuset, no ledger, no record
-# cgroup v2 with remote partitions only (6.12; /nh-test holds exclusive CPU 1 beforehand):
 #   two.*       containers on CPU 2 and CPU 3 under /nh-test/pod: deleting one gives back its
-#               CPU only (in the spans and in both ancestors' cpuset.cpus.exclusive);
-#               deleting the other restores everything
+#               CPU only (in the spans, and on v2 in both ancestors' cpuset.cpus.exclusive, on
+#               v1 in the housekeeping cpuset); deleting the other restores everything
+# cgroup v2 with remote partitions only (6.12; /nh-test holds exclusive CPU 1 beforehand):
 #   conflict.*  the kernel refuses an ancestor's exclusive CPUs (a sibling's cpuset.cpus is
 #               within them), or makes the partition invalid (a sibling container's cpuset.cpus
 #               overlaps): the start fails with the kernel's reason, exactly rolled back
@@ -413,9 +413,11 @@ else
 	mode=v1
 	nhvm_read cpus "$CS/cpuset.cpus"
 	nhvm_read mems "$CS/cpuset.mems"
-	if ! mkdir "$CS/nh-test" || ! nhvm_write "$CS/nh-test/cpuset.cpus" "$cpus" ||
-		! nhvm_write "$CS/nh-test/cpuset.mems" "$mems"; then
-		nhvm_fail setup.parent "/nh-test with cpus $cpus mems $mems: $NHVM_ERR"
+	if ! mkdir "$CS/nh-test" "$CS/nh-test/pod" || ! nhvm_write "$CS/nh-test/cpuset.cpus" "$cpus" ||
+		! nhvm_write "$CS/nh-test/cpuset.mems" "$mems" ||
+		! nhvm_write "$CS/nh-test/pod/cpuset.cpus" "$cpus" ||
+		! nhvm_write "$CS/nh-test/pod/cpuset.mems" "$mems"; then
+		nhvm_fail setup.parent "/nh-test and /nh-test/pod with cpus $cpus mems $mems: $NHVM_ERR"
 	fi
 fi
 for _ in 1 2 3 4 5 6 7 8 9 10; do
@@ -551,24 +553,43 @@ two() {
 	fi
 	nhvm_wait_spans "$ISO"
 	nhvm_check two.spans "$ISO" "$NHVM_SPANS" "ctra (CPU 2) and ctrb (CPU 3) running"
-	values got root.isolated:cpuset.cpus.isolated nh-test.exclusive:nh-test/cpuset.cpus.exclusive \
-		pod.exclusive:nh-test/pod/cpuset.cpus.exclusive \
-		ctra.exclusive:nh-test/pod/ctra/cpuset.cpus.exclusive \
-		ctra.partition:nh-test/pod/ctra/cpuset.cpus.partition \
-		ctrb.exclusive:nh-test/pod/ctrb/cpuset.cpus.exclusive \
-		ctrb.partition:nh-test/pod/ctrb/cpuset.cpus.partition
-	nhvm_check two.cpusets "root.isolated=2-3 nh-test.exclusive=1-3 pod.exclusive=2-3 ctra.exclusive=2 ctra.partition=isolated ctrb.exclusive=3 ctrb.partition=isolated" "$got"
+	if [ "$mode" = v1 ]; then
+		values got root.lb:cpuset.sched_load_balance nh-test.lb:nh-test/cpuset.sched_load_balance \
+			pod.lb:nh-test/pod/cpuset.sched_load_balance \
+			ctra.lb:nh-test/pod/ctra/cpuset.sched_load_balance \
+			ctrb.lb:nh-test/pod/ctrb/cpuset.sched_load_balance "hk.cpus:$HK/cpuset.cpus"
+		nhvm_check two.cpusets "root.lb=0 nh-test.lb=0 pod.lb=0 ctra.lb=0 ctrb.lb=0 hk.cpus=0-1" "$got"
+	else
+		values got root.isolated:cpuset.cpus.isolated \
+			nh-test.exclusive:nh-test/cpuset.cpus.exclusive \
+			pod.exclusive:nh-test/pod/cpuset.cpus.exclusive \
+			ctra.exclusive:nh-test/pod/ctra/cpuset.cpus.exclusive \
+			ctra.partition:nh-test/pod/ctra/cpuset.cpus.partition \
+			ctrb.exclusive:nh-test/pod/ctrb/cpuset.cpus.exclusive \
+			ctrb.partition:nh-test/pod/ctrb/cpuset.cpus.partition
+		nhvm_check two.cpusets "root.isolated=2-3 nh-test.exclusive=1-3 pod.exclusive=2-3 ctra.exclusive=2 ctra.partition=isolated ctrb.exclusive=3 ctrb.partition=isolated" "$got"
+	fi
 	log_ledger
 	stop two.delete-first ctra
 	nhvm_wait_spans "cpu0:7 cpu1:7 cpu2:7 cpu3:none"
 	nhvm_check two.spans-first "cpu0:7 cpu1:7 cpu2:7 cpu3:none" "$NHVM_SPANS" "ctra deleted"
-	values got root.isolated:cpuset.cpus.isolated nh-test.exclusive:nh-test/cpuset.cpus.exclusive \
-		pod.exclusive:nh-test/pod/cpuset.cpus.exclusive \
-		ctrb.exclusive:nh-test/pod/ctrb/cpuset.cpus.exclusive \
-		ctrb.partition:nh-test/pod/ctrb/cpuset.cpus.partition
-	nhvm_check two.cpusets-first "root.isolated=3 nh-test.exclusive=1,3 pod.exclusive=3 ctrb.exclusive=3 ctrb.partition=isolated" "$got"
+	if [ "$mode" = v1 ]; then
+		values got root.lb:cpuset.sched_load_balance nh-test.lb:nh-test/cpuset.sched_load_balance \
+			pod.lb:nh-test/pod/cpuset.sched_load_balance \
+			ctrb.lb:nh-test/pod/ctrb/cpuset.sched_load_balance "hk.cpus:$HK/cpuset.cpus"
+		nhvm_check two.cpusets-first "root.lb=0 nh-test.lb=0 pod.lb=0 ctrb.lb=0 hk.cpus=0-2" "$got" \
+			"CPU 2 back in the housekeeping cpuset"
+	else
+		values got root.isolated:cpuset.cpus.isolated \
+			nh-test.exclusive:nh-test/cpuset.cpus.exclusive \
+			pod.exclusive:nh-test/pod/cpuset.cpus.exclusive \
+			ctrb.exclusive:nh-test/pod/ctrb/cpuset.cpus.exclusive \
+			ctrb.partition:nh-test/pod/ctrb/cpuset.cpus.partition
+		nhvm_check two.cpusets-first "root.isolated=3 nh-test.exclusive=1,3 pod.exclusive=3 ctrb.exclusive=3 ctrb.partition=isolated" "$got"
+	fi
 	left got
-	nhvm_check two.state-first "cpuset-v2.json containers/ctrb.json" "$got" "ledger, records"
+	nhvm_check two.state-first "${HKWANT:+$HKWANT }cpuset-$NHVM_CG.json containers/ctrb.json" "$got" \
+		"ledger, records"
 	stop two.delete-second ctrb
 	restore two.restore
 }
@@ -723,10 +744,8 @@ v1 | remote)
 	fi
 	[ -e /run/runc/ctr1 ] && phase release release
 	restore restore
-	if [ "$mode" = remote ]; then
-		phase two two
-		phase conflict conflict
-	fi
+	phase two two
+	[ "$mode" = remote ] && phase conflict conflict
 	;;
 local)
 	phase refuse refuse
