@@ -384,6 +384,9 @@ fake_same() {
 	fake_same exec-argv --root "$ROOT" exec -t "$id" sh -c 'echo "a  b"; printf "%s\n" "" x' '' ' '
 	fake_same update --root "$ROOT" update --resources - "$id"
 	fake_same delete --root "$ROOT" delete --force "$id"
+	# With a record the wrapper runs the runtime as a child (to undo after it): same argv, env, fds.
+	fake_record "$id"
+	fake_same delete-forked --root "$ROOT" delete --force "$id"
 	fake_same ps --root "$ROOT" ps "$id" -- -o pid,args
 	fake_same features features
 	fake_same version --version
@@ -521,7 +524,8 @@ EOF
 	wait "$bg"
 	nh_assert_eq "${got[*]}" "$(tr '\n' ' ' <"$NH_T/fake/del.sig" | sed 's/ $//')" "signals the runtime got"
 	nh_assert_eq "exit 0" "$(cat "$NH_T/w.status")" "the wrapper's end"
-	# The fake's delete "succeeded", the record is junk: the undo fails, the status stays 0 (seen above).
+	# The fake's delete "succeeded": the wrapper undid the record ({}: nothing to undo) and removed it.
+	[ ! -e "$STATE/containers/$id.json" ] || nh_fail "the record outlived a successful delete"
 
 	# SIGKILL cannot be forwarded: the runtime dies with the wrapper (PR_SET_PDEATHSIG).
 	rm -f "$NH_T/fake/del.ready"
