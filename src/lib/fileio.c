@@ -87,8 +87,8 @@ static void unlink_tmpp(char **name)
 	}
 }
 
-int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode,
-		      struct nh_error **err)
+static int replace_file(const char *path, const char *data, size_t len, mode_t mode, bool durable,
+			struct nh_error **err)
 {
 	struct stat st;
 	if (stat(path, &st) == 0)
@@ -109,7 +109,7 @@ int write_file_atomic(const char *path, const char *data, size_t len, mode_t mod
 	int r = write_all(fd, data, len);
 	if (r < 0)
 		return nh_error_set_errno(err, -r, "%s: write", path);
-	if (fsync(fd) < 0)
+	if (durable && fsync(fd) < 0)
 		return nh_error_set_errno(err, errno, "%s: fsync", path);
 	if (rename(tmp, path) < 0)
 		return nh_error_set_errno(err, errno, "%s: rename", path);
@@ -117,8 +117,22 @@ int write_file_atomic(const char *path, const char *data, size_t len, mode_t mod
 
 	/* The rename is durable only once the directory is synced. Failing here would report an
 	 * error for a change that has been made, so a failed directory sync is not an error. */
-	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0)
-		(void)fsync(dfd);
+	if (durable) {
+		_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0)
+			(void)fsync(dfd);
+	}
 	return 0;
+}
+
+int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode,
+		      struct nh_error **err)
+{
+	return replace_file(path, data, len, mode, true, err);
+}
+
+int write_file_replace(const char *path, const char *data, size_t len, mode_t mode,
+		       struct nh_error **err)
+{
+	return replace_file(path, data, len, mode, false, err);
 }

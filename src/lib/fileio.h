@@ -24,5 +24,12 @@ int read_file_at(int dirfd, const char *path, size_t max, char **ret_buf, size_t
 int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode,
 		      struct nh_error **err) __attribute__((warn_unused_result));
 
+/* The same, atomic but not durable: no fsync. For files whose reader reads them at once from
+ * the page cache and which mean nothing after a power loss: a bundle's config.json (the runtime
+ * reads it next; after a crash there is no container to create), a cache. On ext4 the two
+ * fsyncs cost more than everything else the runtime wrapper does on create. */
+int write_file_replace(const char *path, const char *data, size_t len, mode_t mode,
+		       struct nh_error **err) __attribute__((warn_unused_result));
+
 /* Writes all of buf to fd, retrying on EINTR and short writes. Returns 0 or -errno. */
 int write_all(int fd, const void *buf, size_t len);

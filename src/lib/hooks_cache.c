@@ -638,7 +638,7 @@ void hooks_cache_commit(struct hooks_cache *c)
 		w_u64(&b, sum);
 		_cleanup_error_ struct nh_error *err = NULL;
 		/* A cache that cannot be written is only a slower next start. */
-		(void)!write_file_atomic(c->path, (const char *)b.p, b.len, 0600, &err);
+		(void)!write_file_replace(c->path, (const char *)b.p, b.len, 0600, &err);
 	}
 	if (blob)
 		pcre2_serialize_free(blob);

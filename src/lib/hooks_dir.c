@@ -34,7 +34,6 @@ char *hooks_sort_key(const char *name)
 	size_t n = strlen(name);
 	/* Lowering never more than triples a byte: an invalid byte becomes U+FFFD (3 bytes). */
 	char *out = xmalloc(3 * n + 1), *o = out;
-	locale_t loc = utf8_locale();
 	while (*p) {
 		if (*p < 0x80) { /* file names are nearly always ASCII */
 			*o++ = (char)(*p >= 'A' && *p <= 'Z' ? *p + ('a' - 'A') : *p);
@@ -46,8 +45,8 @@ char *hooks_sort_key(const char *name)
 		p += len ? len : 1;
 		if (c >= 'A' && c <= 'Z')
 			c += 'a' - 'A';
-		else if (c >= 0x80 && loc)
-			c = (uint32_t)towlower_l((wint_t)c, loc);
+		else if (c >= 0x80 && utf8_locale()) /* loaded at the first non-ASCII name */
+			c = (uint32_t)towlower_l((wint_t)c, utf8_locale());
 		o += utf8_encode(c, o);
 	}
 	*o = '\0';

@@ -250,7 +250,7 @@ static int run(const struct hooks_options *o)
 	}
 	size_t len = 0;
 	const char *s = oci_config_to_string(config, &len);
-	if (write_file_atomic(config_path, s, len, 0644, &err) < 0) {
+	if (write_file_replace(config_path, s, len, 0644, &err) < 0) {
 		print_error("%s", err->msg);
 		return 1;
 	}

@@ -136,7 +136,7 @@ static int prepare_create(const struct runtime_args *a, const struct node_config
 		return fail(a, "%s: %s", config_path, err->msg);
 	size_t len = 0;
 	const char *text = oci_config_to_string(oci, &len);
-	if (write_file_atomic(config_path, text, len, 0644, &err) < 0)
+	if (write_file_replace(config_path, text, len, 0644, &err) < 0)
 		return fail(a, "%s", err->msg);
 	return 0;
 }
