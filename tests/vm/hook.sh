@@ -5,7 +5,8 @@
 # directory with nodehook at createRuntime and poststop for containers annotated
 # cpu-load-balancing.*, and on cgroup v1 a guard (createRuntime, "always"); `nodehook hooks
 # inject` puts them into each busybox bundle; runc runs the bundles. The containers' cgroups
-# are /nh-test/<id>; /nh-test is made before anything is measured, like kubepods on a node.
+# are /nh-test/<id> or /nh-test/pod/<id>; both parents are made before anything is measured,
+# like kubepods and a pod's cgroup on a node.
 #
 # Every cpuset file nodehook may touch, in every cpuset cgroup, is snapshotted before the
 # first container and compared after the last one is deleted. Checks (NHVM-RESULT <cg>.NAME):
@@ -357,9 +358,6 @@ stray_check() {
 	fi
 }
 
-# probe NAME WANT AFFINITY ALLOWED [-c CGROUP] PIN WIDEN
-probe() { nhvm_probe_check "$@"; }
-
 # Deletes what is left of the containers (a failed check may leave some), stops syslogd.
 cleanup() {
 	local id
@@ -468,8 +466,8 @@ isolate() {
 	nhvm_check iso.affinity 2-3 "$aff" "Cpus_allowed_list of ctr1's init"
 	# Loops in the root: v2 clips their affinity to the root's effective CPUs; on v1 they keep
 	# 0-3, and the balancer alone keeps them off 2-3.
-	probe iso.probe-root balanced "$HK_AFFINITY" 0-1 0 0-3
-	probe iso.probe-container unbalanced 2-3 2 -c "$cg" 2 2-3
+	nhvm_probe_check iso.probe-root balanced "$HK_AFFINITY" 0-1 0 0-3
+	nhvm_probe_check iso.probe-container unbalanced 2-3 2 -c "$cg" 2 2-3
 	return 0
 }
 
@@ -494,8 +492,8 @@ survive() {
 		nhvm_check survive.cpusets "ctr2.effective=0-1" "$got" \
 			"the kernel keeps the partition's CPUs from ctr2"
 	fi
-	probe survive.probe-other balanced "$HK_AFFINITY" 0-1 -c "$CS/nh-test/ctr2" 0 0-3
-	probe survive.probe-container unbalanced 2-3 2 -c "$CS/nh-test/ctr1" 2 2-3
+	nhvm_probe_check survive.probe-other balanced "$HK_AFFINITY" 0-1 -c "$CS/nh-test/ctr2" 0 0-3
+	nhvm_probe_check survive.probe-container unbalanced 2-3 2 -c "$CS/nh-test/ctr1" 2 2-3
 	if [ "$mode" = v1 ]; then
 		# The control: the same container without the guard hook merges 2-3 back, until it
 		# goes. So the guard is what kept them out above.
@@ -619,6 +617,12 @@ refused() {
 	nhvm_check "$name-state" none "$got" "ledger, records"
 }
 
+# Not tested here, because it breaks the guest: on 6.12.117 a sibling whose cpuset.cpus is
+# written to overlap an isolated partition *after* it was made (runc starting an unannotated
+# container pinned to 0-3) turns it "isolated invalid" without releasing its CPUs; once that
+# cgroup is removed, its CPUs stay in the root's cpuset.cpus.isolated for good and the kernel's
+# list of remote partitions is corrupt (kernel BUG at lib/list_debug.c on a later partition).
+#
 # The kernel refuses twice: a write to an ancestor's cpuset.cpus.exclusive (a sibling of /pod
 # has 2-3 as its cpuset.cpus), after /nh-test's was grown; and the partition itself, which reads
 # back invalid (a sibling container's cpuset.cpus overlaps 2-3).
@@ -712,7 +716,7 @@ local_partition() {
 	values got nh-part.partition:nh-part/cpuset.cpus.partition \
 		local.partition:nh-part/local/cpuset.cpus.partition
 	nhvm_check local.cpusets "nh-part.partition=root local.partition=isolated" "$got"
-	probe local.probe-container unbalanced 2-3 2 -c "$CGROOT/nh-part/local" 2 2-3
+	nhvm_probe_check local.probe-container unbalanced 2-3 2 -c "$CGROOT/nh-part/local" 2 2-3
 	stop local.delete local
 	nhvm_wait_spans "$part_spans"
 	nhvm_check local.restore-spans "$part_spans" "$NHVM_SPANS" "back to the node-level setup"
