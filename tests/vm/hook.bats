@@ -55,19 +55,12 @@ TWO=(two.run two.spans two.cpusets two.delete-first two.spans-first two.cpusets-
 	qemu_gone
 }
 
-# The v1 guard turns a new container's cpuset unbalanced only at its createRuntime, after runc
-# made it balanced over every CPU: for that long the domains merge, and the balancer may move
-# host tasks onto the isolated CPUs, where they stay (hook.sh survive.stray).
-@test "cgroup v1 (6.1): host tasks running while a second container starts stay off the isolated CPUs" {
-	local l line=
-	[ -f "$BATS_FILE_TMPDIR/v1.lines" ] || skip "needs the boot of the cgroup v1 test above"
-	while IFS= read -r l; do
-		[[ $l == *"NHVM-RESULT v1.survive.stray "* ]] && line=${l#*NHVM-RESULT v1.survive.stray }
-	done <"$BATS_FILE_TMPDIR/v1.lines"
-	echo "survive.stray: ${line:-missing}"
-	[[ $line != "SKIP KNOWN BUG: "* ]] || skip "known bug, v1 guard window: ${line#SKIP KNOWN BUG: }"
-	[[ $line == "PASS "* ]]
-}
+# Known limitation on cgroup v1, not a test: the guard turns a new container's cpuset unbalanced
+# only at its createRuntime, after runc made it balanced over every CPU. For that long the
+# domains merge, and the balancer may move host tasks onto the isolated CPUs, where they stay
+# once the domains split again (the sched domains themselves come back: see the test above).
+# hook.sh still measures it and prints v1.survive.stray (SKIP KNOWN BUG ...) in the log; on
+# 6.12 (v2) the same check is asserted. README, "Known limitations", says what to do about it.
 
 @test "cgroup v2, local partitions only (6.1): a clear refusal, on_error log, a node-level partition" {
 	hook 6.1 v2
