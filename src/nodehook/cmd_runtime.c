@@ -229,24 +229,39 @@ static int exit_like(int status)
 	return 1;
 }
 
-/* After the runtime's delete: undo what the poststop hook did not (it may have; then there is
- * no record and nothing to do). */
-static int undo_after_delete(const struct runtime_args *a, const struct node_config *config)
+/* Opens the state store locked and reads the container's record: 1 with both set, 0 when there
+ * is none (no store, or no record), or the exit code of a failure (already reported). */
+static int open_record(const struct runtime_args *a, const struct node_config *config,
+		       struct state_store **ret_store, struct container_record *ret_rec)
 {
 	_cleanup_error_ struct nh_error *err = NULL;
 	_cleanup_free_ char *boot_id = NULL;
 	_cleanup_state_store_ struct state_store *store = NULL;
 	if (read_boot_id(&boot_id, &err) < 0 ||
 	    state_store_open_existing(config->state_dir, boot_id, &store, &err) < 0)
-		return fail(a, "%s", err->msg);
+		return -fail(a, "%s", err->msg);
 	if (!store)
 		return 0;
 	if (state_store_lock(store, true, &err) < 0)
-		return fail(a, "%s", err->msg);
+		return -fail(a, "%s", err->msg);
+	int r = state_record_read(store, a->id, ret_rec, &err);
+	if (r < 0)
+		return -fail(a, "%s", err->msg);
+	if (r > 0)
+		*ret_store = TAKE_PTR(store);
+	return r;
+}
+
+/* After the runtime's delete: undo what the poststop hook did not (it may have; then there is
+ * no record and nothing to do). */
+static int undo_after_delete(const struct runtime_args *a, const struct node_config *config)
+{
+	_cleanup_state_store_ struct state_store *store = NULL;
 	struct container_record rec = {0};
-	int r = state_record_read(store, a->id, &rec, &err);
+	int r = open_record(a, config, &store, &rec);
 	if (r <= 0)
-		return r < 0 ? fail(a, "%s", err->msg) : 0;
+		return -r;
+	_cleanup_error_ struct nh_error *err = NULL;
 	r = lifecycle_undo(store, config, &rec, &err);
 	container_record_clear(&rec);
 	if (r < 0)
@@ -303,20 +318,12 @@ static int update_new_cpus(const struct runtime_args *a, int *ret_stdin_fd, stru
 static int follow_update(const struct runtime_args *a, const struct node_config *config,
 			 const struct cpuset *cpus)
 {
-	_cleanup_error_ struct nh_error *err = NULL;
-	_cleanup_free_ char *boot_id = NULL;
 	_cleanup_state_store_ struct state_store *store = NULL;
-	if (read_boot_id(&boot_id, &err) < 0 ||
-	    state_store_open_existing(config->state_dir, boot_id, &store, &err) < 0)
-		return fail(a, "%s", err->msg);
-	if (!store)
-		return 0;
-	if (state_store_lock(store, true, &err) < 0)
-		return fail(a, "%s", err->msg);
 	struct container_record rec = {0};
-	int r = state_record_read(store, a->id, &rec, &err);
+	int r = open_record(a, config, &store, &rec);
 	if (r <= 0)
-		return r < 0 ? fail(a, "%s", err->msg) : 0;
+		return -r;
+	_cleanup_error_ struct nh_error *err = NULL;
 	r = lifecycle_update_cpus(store, config, &rec, cpus, &err);
 	container_record_clear(&rec);
 	if (r < 0)

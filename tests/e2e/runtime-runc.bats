@@ -484,6 +484,41 @@ create_fails() {
 	same_caps direct wrapped "second delete --force" -e 's/time="[^"]*"/time="T"/g'
 }
 
+@test "runc: update through the wrapper with a new cpuset: isolation follows the CPUs" {
+	nh_rt_node_lock
+	nh_rt_nodehook_hooks nodehook-createruntime nodehook-poststop
+	bundle b '.process.args = ["sleep", "30"] | .linux.resources.cpu = {cpus: "1", mems: "0"}
+		| .annotations = {"cpu-load-balancing.nodehook.io": "disable"}'
+	local id cg
+	id=$(nh_id upd)
+	mine "$RUNC" "$id"
+	nh_rt_nolock nh_rt_cap create "$W" --root "$ROOT" run -d --bundle "$NH_T/b" "$id"
+	nh_assert_eq 0 "$(cat "$NH_T/cap/create.rc")" "run: $(cat "$NH_T/cap/create.err")"
+	cg=$(awk -F: '$2 == "cpuset" { print $3 }' "/proc/$("$RUNC" --root "$ROOT" state "$id" | jq .pid)/cgroup")
+	nh_rt_assert_cpu1_isolated "$cg"
+
+	# As the kubelet's UpdateContainerResources sends it: the resources on stdin.
+	run --separate-stderr "$W" --root "$ROOT" update --resources - "$id" <<<'{"cpu": {"cpus": "0"}}'
+	nh_assert_status 0
+	nh_assert_eq "" "$output$stderr" "update's output"
+	# runc got the same resources (the container's cpuset moved), and so did the isolation.
+	nh_assert_eq 0 "$(cat "$NH_CS$cg/cpuset.cpus")" "the container's cpuset after update"
+	nh_assert_eq 1 "$(cat "$NH_CS/nodehook-housekeeping/cpuset.cpus")" "housekeeping after update"
+	nh_jq_assert "$STATE/cpuset-v1.json" ".isolated == {\"$id\": \"0\"}"
+	nh_jq_assert "$STATE/containers/$id.json" '.actions["cpu-load-balancing"].cpus == "0"'
+	nh_assert_eq 0 "$(cat "$NH_CS$cg/cpuset.sched_load_balance")" "the container's flag"
+
+	# An update that leaves the cpuset alone is passed through (no record change).
+	run --separate-stderr "$W" --root "$ROOT" update --pids-limit 100 "$id"
+	nh_assert_status 0
+	nh_jq_assert "$STATE/containers/$id.json" '.actions["cpu-load-balancing"].cpus == "0"'
+
+	run --separate-stderr "$W" --root "$ROOT" delete --force "$id"
+	nh_assert_status 0
+	[ ! -e "$STATE/containers/$id.json" ] || nh_fail "the record is still there after delete"
+	nh_rt_assert_node_restored
+}
+
 # A record for ID, as far as the wrapper's "has a record" test goes (it looks for the file).
 fake_record() {
 	mkdir -p "$STATE/containers"

@@ -23,6 +23,7 @@
 #include "cleanup.h"
 #include "json_util.h"
 #include "lb_backend.h"
+#include "lb_ledger.h"
 #include "log.h"
 #include "sysroot.h"
 #include "xalloc.h"
@@ -90,24 +91,6 @@ static int ledger_save(struct state_store *store, struct ledger *l, struct nh_er
 	else
 		json_object_object_del(l->doc, "housekeeping");
 	return state_doc_write(store, LEDGER, l->doc, err);
-}
-
-/* The union of all isolated CPUs. */
-static int isolated_union(const struct ledger *l, struct cpuset *ret, struct nh_error **err)
-{
-	struct cpuset all = {0};
-	json_object_object_foreach (l->isolated, id, v) {
-		struct cpuset one = {0};
-		int r = cpuset_parse_list(json_object_get_string(v), &one, err);
-		if (r < 0) {
-			cpuset_clear(&all);
-			return nh_error_wrap(err, "%s: isolated[%s]", LEDGER, id);
-		}
-		cpuset_union(&all, &one);
-		cpuset_clear(&one);
-	}
-	*ret = all;
-	return 0;
 }
 
 static int compare_paths(const void *a, const void *b)
@@ -315,7 +298,7 @@ static int ensure_housekeeping(struct state_store *store, struct ledger *l,
 static int reconcile(struct state_store *store, struct ledger *l, struct nh_error **err)
 {
 	_cleanup_cpuset_ struct cpuset isolated = {0};
-	int r = isolated_union(l, &isolated, err);
+	int r = lb_isolated_union(l->isolated, LEDGER, &isolated, err);
 	if (r < 0)
 		return r;
 

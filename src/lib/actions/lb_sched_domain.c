@@ -74,22 +74,6 @@ static __attribute__((warn_unused_result)) int ledger_save(struct state_store *s
 	return state_doc_write(store, LEDGER, l->doc, err);
 }
 
-static int isolated_union(const struct ledger *l, struct cpuset *ret, struct nh_error **err)
-{
-	struct cpuset all = {0};
-	json_object_object_foreach (l->isolated, id, v) {
-		struct cpuset one = {0};
-		if (cpuset_parse_list(json_object_get_string(v), &one, err) < 0) {
-			cpuset_clear(&all);
-			return nh_error_wrap(err, "%s: isolated[%s]", LEDGER, id);
-		}
-		cpuset_union(&all, &one);
-		cpuset_clear(&one);
-	}
-	*ret = all;
-	return 0;
-}
-
 /* Reads a domain's flags: 0, -ENOENT (vanished; no message) or an error. */
 static int read_flags(unsigned cpu, unsigned domain, long *ret, struct nh_error **err)
 {
@@ -230,7 +214,7 @@ static int restore(struct ledger *l, const struct cpuset *isolated, bool *ret_di
 static int reconcile(struct state_store *store, struct ledger *l, struct nh_error **err)
 {
 	_cleanup_cpuset_ struct cpuset isolated = {0};
-	int r = isolated_union(l, &isolated, err);
+	int r = lb_isolated_union(l->isolated, LEDGER, &isolated, err);
 	if (r < 0)
 		return r;
 	bool dirty = false;
