@@ -109,6 +109,20 @@ int cgroup_find_cpuset(enum cgroup_version *ret_version, char **ret_mount, struc
 	return 0;
 }
 
+int cgroup_cpuset_mount(enum cgroup_version want, char **ret_mount, struct nh_error **err)
+{
+	enum cgroup_version v = CGROUP_NONE;
+	_cleanup_free_ char *mount = NULL;
+	int r = cgroup_find_cpuset(&v, &mount, err);
+	if (r < 0)
+		return r;
+	if (v != want)
+		return 0;
+	if (ret_mount)
+		*ret_mount = TAKE_PTR(mount);
+	return 1;
+}
+
 int cgroup_of_pid(pid_t pid, enum cgroup_version version, char **ret, struct nh_error **err)
 {
 	char rel[64];

@@ -23,6 +23,10 @@ enum cgroup_version {
  * cgroup.controllers. ret_mount is the mount point as a host path (without the sysroot). */
 int cgroup_find_cpuset(enum cgroup_version *ret_version, char **ret_mount, struct nh_error **err);
 
+/* The cpuset mount if the cpuset controller is on a hierarchy of version `want`: 1 with
+ * *ret_mount set (ret_mount may be NULL), 0 when it is not. */
+int cgroup_cpuset_mount(enum cgroup_version want, char **ret_mount, struct nh_error **err);
+
 /* The cgroup path of pid in the hierarchy of the given version (v1: the line naming cpuset;
  * v2: the "0::" line), from <sysroot>/proc/<pid>/cgroup. */
 int cgroup_of_pid(pid_t pid, enum cgroup_version version, char **ret, struct nh_error **err);

@@ -63,6 +63,23 @@ static bool record_of_other_process(const struct container_record *rec, pid_t pi
 	return rec->pid != pid || (rec->pid_start && start && rec->pid_start != start);
 }
 
+int lifecycle_open_record(const struct node_config *config, const char *boot_id, const char *id,
+			  struct state_store **ret_store, struct container_record *ret,
+			  struct nh_error **err)
+{
+	_cleanup_state_store_ struct state_store *store = NULL;
+	int r = state_store_open_existing(config->state_dir, boot_id, &store, err);
+	if (r < 0 || !store)
+		return r;
+	r = state_store_lock(store, true, err);
+	if (r < 0)
+		return r;
+	r = state_record_read(store, id, ret, err);
+	if (r > 0)
+		*ret_store = TAKE_PTR(store);
+	return r;
+}
+
 int lifecycle_record_open(struct state_store *store, const struct node_config *config,
 			  const struct container_info *c, struct container_record *ret,
 			  struct nh_error **err)

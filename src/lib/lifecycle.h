@@ -12,6 +12,14 @@
 #include "node_config.h"
 #include "state_store.h"
 
+/* For the stages that only act on what is recorded (poststop, the wrapper's delete and update):
+ * opens the state store without creating it, locks it exclusively and reads id's record.
+ * Returns 1 with the store and record set (the caller clears both), 0 when there is no store or
+ * no record. */
+int lifecycle_open_record(const struct node_config *config, const char *boot_id, const char *id,
+			  struct state_store **ret_store, struct container_record *ret,
+			  struct nh_error **err);
+
 /* Reads the container's record, or starts a new one from what is known about it: ids, pod
  * names, pid and its start time, and the runtime that ran us (our parent process, with its
  * --root), so that gc can later ask that runtime whether it still knows the container. A record
@@ -22,8 +30,8 @@ int lifecycle_record_open(struct state_store *store, const struct node_config *c
 			  struct nh_error **err);
 
 /* Applies one action: returns 1 when applied now, 0 when it was applied already (left as it
- * is: the hook may run twice). On failure, whatever was applied is rolled back (a rollback failure is logged, and the
- * record kept for gc), and the first error is returned. */
+ * is: the hook may run twice). On failure, whatever was applied is rolled back (a rollback failure
+ * is logged, and the record kept for gc), and the first error is returned. */
 int lifecycle_apply(struct state_store *store, const struct node_config *config,
 		    const struct container_info *c, struct container_record *rec, enum nh_action a,
 		    struct nh_error **err) __attribute__((warn_unused_result));

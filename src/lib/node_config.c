@@ -7,6 +7,7 @@
 
 #include "cleanup.h"
 #include "fileio.h"
+#include "hooks_dir.h"
 #include "json_util.h"
 #include "xalloc.h"
 
@@ -60,13 +61,11 @@ static char **strv_new(const char *const *items, size_t n)
 static struct node_config *defaults(void)
 {
 	struct node_config *c = xcalloc(1, sizeof(*c));
-	c->state_dir = xstrdup("/run/nodehook");
+	c->state_dir = xstrdup(NODE_CONFIG_DEFAULT_STATE_DIR);
 	c->sysroot = xstrdup("/");
 	c->annotation_domains = strv_new((const char *const[]){"nodehook.io"}, 1);
 	c->cri = CRI_AUTO;
-	c->hooks_dirs = strv_new((const char *const[]){"/usr/share/containers/oci/hooks.d",
-						       "/etc/containers/oci/hooks.d"},
-				 2);
+	c->hooks_dirs = strv_new((const char *const[]){HOOKS_DIR_SYSTEM, HOOKS_DIR_ADMIN}, 2);
 	c->runtime = xstrdup(NODE_CONFIG_DEFAULT_RUNTIME);
 	for (int a = 0; a < NH_ACTION__MAX; a++) {
 		c->actions[a].enabled = true;

@@ -30,6 +30,7 @@
 #define NODE_CONFIG_DEFAULT_PATH "/etc/nodehook/config.json"
 #define NODE_CONFIG_ENV "NODEHOOK_CONFIG"
 #define NODE_CONFIG_DEFAULT_RUNTIME "/usr/bin/runc"
+#define NODE_CONFIG_DEFAULT_STATE_DIR "/run/nodehook"
 
 enum on_error {
 	ON_ERROR_FAIL,

@@ -297,6 +297,25 @@ int oci_config_inject(struct oci_config *c, const struct hooks_result *r, struct
 	return 0;
 }
 
+int oci_config_inject_hooks(struct oci_config *c, const struct hooks_set *set,
+			    enum prestart_mapping prestart, const char *path, struct nh_error **err)
+{
+	struct hooks_result result = {0};
+	int r = hooks_match(set, &c->facts, prestart, &result, err);
+	if (r < 0)
+		return r;
+	if (!result.any_matched)
+		return 0;
+	r = oci_config_inject(c, &result, err);
+	hooks_result_clear(&result);
+	if (r < 0)
+		return nh_error_wrap(err, "%s", path);
+	size_t len = 0;
+	const char *text = oci_config_to_string(c, &len);
+	r = write_file_replace(path, text, len, 0644, err);
+	return r < 0 ? r : 1;
+}
+
 const char *oci_config_to_string(struct oci_config *c, size_t *ret_len)
 {
 	return json_to_string(c->doc, ret_len);

@@ -44,6 +44,14 @@ json_object *hooks_result_to_json(const struct hooks_result *r);
  * hooks object even when the matched files name no stage, as upstream does. */
 int oci_config_inject(struct oci_config *c, const struct hooks_result *r, struct nh_error **err);
 
+/* The injection as `hooks inject` and the runtime wrapper do it: matches set against the
+ * config's facts, and, if a hook file matched, appends its hooks and replaces the file at path
+ * atomically (config.json stays byte-identical otherwise). Returns 1 when written, 0 when
+ * nothing matched. */
+int oci_config_inject_hooks(struct oci_config *c, const struct hooks_set *set,
+			    enum prestart_mapping prestart, const char *path, struct nh_error **err)
+    __attribute__((warn_unused_result));
+
 /* Serialises the (possibly modified) document. The string belongs to the config. */
 const char *oci_config_to_string(struct oci_config *c, size_t *ret_len);
 

@@ -322,6 +322,16 @@ int state_record_read(struct state_store *s, const char *id, struct container_re
 	return 1;
 }
 
+bool state_record_present(const char *state_dir, const char *id)
+{
+	if (!id || !container_id_valid(id))
+		return false;
+	_cleanup_free_ char *rel = record_rel(id);
+	_cleanup_free_ char *path = xasprintf("%s/%s", state_dir, rel);
+	struct stat st;
+	return lstat(path, &st) == 0;
+}
+
 int state_record_remove(struct state_store *s, const char *id, struct nh_error **err)
 {
 	if (!container_id_valid(id))

@@ -89,6 +89,10 @@ int state_record_write(struct state_store *s, const struct container_record *r,
 		       struct nh_error **err) __attribute__((warn_unused_result));
 int state_record_remove(struct state_store *s, const char *id, struct nh_error **err);
 
+/* Whether state_dir holds a record for id: one lstat, no lock, no parsing; a hint for the
+ * runtime wrapper's pass-through path, to be confirmed by state_record_read() under the lock. */
+bool state_record_present(const char *state_dir, const char *id);
+
 /* The ids that have a record, sorted. NULL-terminated; the caller frees with strv_free. */
 int state_record_list(struct state_store *s, char ***ret, struct nh_error **err);
 

@@ -57,18 +57,8 @@ static int undo_phase(const struct node_config *config, const struct oci_state *
 {
 	_cleanup_error_ struct nh_error *err = NULL;
 	_cleanup_state_store_ struct state_store *store = NULL;
-	if (state_store_open_existing(config->state_dir, boot_id, &store, &err) < 0) {
-		log_error("%s", err->msg);
-		return 1;
-	}
-	if (!store)
-		return 0;
-	if (state_store_lock(store, true, &err) < 0) {
-		log_error("%s", err->msg);
-		return 1;
-	}
 	struct container_record rec = {0};
-	int r = state_record_read(store, state->id, &rec, &err);
+	int r = lifecycle_open_record(config, boot_id, state->id, &store, &rec, &err);
 	if (r <= 0) {
 		if (r < 0)
 			log_error("%s", err->msg);

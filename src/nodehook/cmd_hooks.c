@@ -11,6 +11,7 @@
 #include "hooks_dir.h"
 #include "hooks_match.h"
 #include "json_util.h"
+#include "node_config.h"
 #include "oci_config.h"
 #include "sysroot.h"
 #include "xalloc.h"
@@ -43,12 +44,7 @@ static const char match_usage[] =
     "\n"
     "Exit status: 0 success, 1 invalid hook file or config.json, 2 wrong usage.\n";
 
-#define DEFAULT_CACHE_DIR "/run/nodehook/cache"
-
-static const char *const default_hooks_dirs[] = {
-    "/usr/share/containers/oci/hooks.d",
-    "/etc/containers/oci/hooks.d",
-};
+#define DEFAULT_CACHE_DIR NODE_CONFIG_DEFAULT_STATE_DIR "/cache"
 
 enum hooks_verb {
 	VERB_MATCH,
@@ -205,8 +201,8 @@ static int run(const struct hooks_options *o)
 	const char *const *dirs = o->dirs;
 	size_t n_dirs = o->n_dirs;
 	if (n_dirs == 0) {
-		default_dirs[0] = sysroot_path(default_hooks_dirs[0]);
-		default_dirs[1] = sysroot_path(default_hooks_dirs[1]);
+		default_dirs[0] = sysroot_path(HOOKS_DIR_SYSTEM);
+		default_dirs[1] = sysroot_path(HOOKS_DIR_ADMIN);
 		dirs = (const char *const *)default_dirs;
 		n_dirs = 2;
 	}
@@ -221,37 +217,25 @@ static int run(const struct hooks_options *o)
 	for (size_t i = 0; i < set->n_skipped; i++)
 		print_warning("%s, ignoring", set->skipped[i]->msg);
 
-	struct hooks_result result = {0};
-	if (hooks_match(set, &config->facts, o->prestart, &result, &err) < 0) {
-		print_error("%s", err->msg);
-		return 1;
-	}
-
-	if (o->verb == VERB_MATCH) {
-		_cleanup_json_ json_object *out = hooks_result_to_json(&result);
-		hooks_result_clear(&result);
-		size_t len = 0;
-		const char *s = json_to_string(out, &len);
-		if (fwrite(s, 1, len, stdout) != len || fputc('\n', stdout) == EOF ||
-		    fflush(stdout) != 0) {
-			print_error("writing to stdout: %s", strerror(errno));
+	if (o->verb == VERB_INJECT) {
+		if (oci_config_inject_hooks(config, set, o->prestart, config_path, &err) < 0) {
+			print_error("%s", err->msg);
 			return 1;
 		}
 		return 0;
 	}
 
-	if (!result.any_matched)
-		return 0; /* nothing to add: config.json stays byte-identical */
-	r = oci_config_inject(config, &result, &err);
-	hooks_result_clear(&result);
-	if (r < 0) {
-		print_error("%s: %s", config_path, err->msg);
+	struct hooks_result result = {0};
+	if (hooks_match(set, &config->facts, o->prestart, &result, &err) < 0) {
+		print_error("%s", err->msg);
 		return 1;
 	}
+	_cleanup_json_ json_object *out = hooks_result_to_json(&result);
+	hooks_result_clear(&result);
 	size_t len = 0;
-	const char *s = oci_config_to_string(config, &len);
-	if (write_file_replace(config_path, s, len, 0644, &err) < 0) {
-		print_error("%s", err->msg);
+	const char *s = json_to_string(out, &len);
+	if (fwrite(s, 1, len, stdout) != len || fputc('\n', stdout) == EOF || fflush(stdout) != 0) {
+		print_error("writing to stdout: %s", strerror(errno));
 		return 1;
 	}
 	return 0;

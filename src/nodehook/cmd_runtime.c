@@ -125,18 +125,7 @@ static int prepare_create(const struct runtime_args *a, const struct node_config
 			   &err) < 0)
 		return fail(a, "%s", err->msg);
 
-	struct hooks_result result = {0};
-	if (hooks_match(set, &oci->facts, PRESTART_AS_CREATE_RUNTIME, &result, &err) < 0)
-		return fail(a, "%s", err->msg);
-	if (!result.any_matched)
-		return 0;
-	int r = oci_config_inject(oci, &result, &err);
-	hooks_result_clear(&result);
-	if (r < 0)
-		return fail(a, "%s: %s", config_path, err->msg);
-	size_t len = 0;
-	const char *text = oci_config_to_string(oci, &len);
-	if (write_file_replace(config_path, text, len, 0644, &err) < 0)
+	if (oci_config_inject_hooks(oci, set, PRESTART_AS_CREATE_RUNTIME, config_path, &err) < 0)
 		return fail(a, "%s", err->msg);
 	return 0;
 }
@@ -229,27 +218,17 @@ static int exit_like(int status)
 	return 1;
 }
 
-/* Opens the state store locked and reads the container's record: 1 with both set, 0 when there
- * is none (no store, or no record), or the exit code of a failure (already reported). */
+/* The container's record, with the state store locked: 1, 0 when there is none, or the exit
+ * code of a failure (already reported), negated. */
 static int open_record(const struct runtime_args *a, const struct node_config *config,
 		       struct state_store **ret_store, struct container_record *ret_rec)
 {
 	_cleanup_error_ struct nh_error *err = NULL;
 	_cleanup_free_ char *boot_id = NULL;
-	_cleanup_state_store_ struct state_store *store = NULL;
-	if (read_boot_id(&boot_id, &err) < 0 ||
-	    state_store_open_existing(config->state_dir, boot_id, &store, &err) < 0)
+	if (read_boot_id(&boot_id, &err) < 0)
 		return -fail(a, "%s", err->msg);
-	if (!store)
-		return 0;
-	if (state_store_lock(store, true, &err) < 0)
-		return -fail(a, "%s", err->msg);
-	int r = state_record_read(store, a->id, ret_rec, &err);
-	if (r < 0)
-		return -fail(a, "%s", err->msg);
-	if (r > 0)
-		*ret_store = TAKE_PTR(store);
-	return r;
+	int r = lifecycle_open_record(config, boot_id, a->id, ret_store, ret_rec, &err);
+	return r < 0 ? -fail(a, "%s", err->msg) : r;
 }
 
 /* After the runtime's delete: undo what the poststop hook did not (it may have; then there is
@@ -333,16 +312,6 @@ static int follow_update(const struct runtime_args *a, const struct node_config 
 	return 0;
 }
 
-/* Whether nodehook holds a record for this container: one stat, no parsing. */
-static bool has_record(const struct node_config *config, const char *id)
-{
-	if (!id || !container_id_valid(id))
-		return false;
-	_cleanup_free_ char *path = xasprintf("%s/containers/%s.json", config->state_dir, id);
-	struct stat st;
-	return lstat(path, &st) == 0;
-}
-
 int cmd_runtime(int argc, char **argv)
 {
 	struct runtime_args a;
@@ -375,7 +344,7 @@ int cmd_runtime(int argc, char **argv)
 			return 1;
 		return exec_runtime(&a, runtime, argc, argv);
 	case RUNTIME_CMD_DELETE: {
-		if (!has_record(config, a.id))
+		if (!state_record_present(config->state_dir, a.id))
 			return exec_runtime(&a, runtime, argc, argv);
 		int status = 0;
 		if (run_runtime_child(&a, runtime, argc, argv, -1, &status) != 0)
@@ -388,7 +357,7 @@ int cmd_runtime(int argc, char **argv)
 		return exit_like(status);
 	}
 	case RUNTIME_CMD_UPDATE: {
-		if (!has_record(config, a.id))
+		if (!state_record_present(config->state_dir, a.id))
 			return exec_runtime(&a, runtime, argc, argv);
 		_cleanup_cpuset_ struct cpuset cpus = {0};
 		_cleanup_close_ int stdin_fd = -1;

@@ -29,6 +29,7 @@
 #include "xalloc.h"
 
 #define LEDGER "cpuset-v1.json"
+#define NOT_V1 "no cgroup v1 cpuset hierarchy is mounted"
 #define HOUSEKEEPING "/nodehook-housekeeping"
 #define LB_FILE "cpuset.sched_load_balance"
 
@@ -351,29 +352,18 @@ static int reconcile(struct state_store *store, struct ledger *l, struct nh_erro
 
 static int find_mount(char **ret, struct nh_error **err)
 {
-	enum cgroup_version v = CGROUP_NONE;
-	_cleanup_free_ char *mount = NULL;
-	int r = cgroup_find_cpuset(&v, &mount, err);
-	if (r < 0)
-		return r;
-	if (v != CGROUP_V1)
-		return nh_error_set(err, ENODEV, "no cgroup v1 cpuset hierarchy is mounted");
-	*ret = TAKE_PTR(mount);
-	return 0;
+	int r = cgroup_cpuset_mount(CGROUP_V1, ret, err);
+	if (r == 0)
+		return nh_error_set(err, ENODEV, NOT_V1);
+	return r < 0 ? r : 0;
 }
 
 static int v1_available(const char **ret_why, struct nh_error **err)
 {
-	enum cgroup_version v = CGROUP_NONE;
-	_cleanup_free_ char *mount = NULL;
-	int r = cgroup_find_cpuset(&v, &mount, err);
-	if (r < 0)
-		return r;
-	if (v != CGROUP_V1) {
-		*ret_why = "no cgroup v1 cpuset hierarchy is mounted";
-		return 0;
-	}
-	return 1;
+	int r = cgroup_cpuset_mount(CGROUP_V1, NULL, err);
+	if (r == 0)
+		*ret_why = NOT_V1;
+	return r;
 }
 
 static void ledger_clearp(struct ledger *l)

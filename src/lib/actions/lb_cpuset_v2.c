@@ -514,26 +514,19 @@ static int isolate(struct state_store *store, struct ledger *l, char *const *cha
 
 static int v2_available(const char **ret_why, struct nh_error **err)
 {
-	enum cgroup_version v = CGROUP_NONE;
-	_cleanup_free_ char *mount = NULL;
-	int r = cgroup_find_cpuset(&v, &mount, err);
-	if (r < 0)
-		return r;
-	if (v != CGROUP_V2) {
+	int r = cgroup_cpuset_mount(CGROUP_V2, NULL, err);
+	if (r == 0)
 		*ret_why = NOT_V2;
-		return 0;
-	}
-	return 1;
+	return r;
 }
 
 static int v2_apply(struct action_context *ctx, struct nh_error **err)
 {
-	enum cgroup_version v = CGROUP_NONE;
 	_cleanup_free_ char *mount = NULL;
-	int r = cgroup_find_cpuset(&v, &mount, err);
+	int r = cgroup_cpuset_mount(CGROUP_V2, &mount, err);
 	if (r < 0)
 		return r;
-	if (v != CGROUP_V2)
+	if (r == 0)
 		return nh_error_set(err, ENODEV, NOT_V2);
 	pid_t pid = ctx->container ? ctx->container->pid : 0;
 	if (pid <= 0)
