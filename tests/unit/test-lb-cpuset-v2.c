@@ -259,9 +259,8 @@ static void test_invalid_partition_rolls_back(void **state)
 	assert_error(apply_ctr(&t, "a", "2-3", PID_A, &err), &err, EINVAL, INVALID_MSG);
 	assert_snapshot(before, &t);
 	assert_false(lbt_has_doc(&t, LEDGER));
-	/* The hook's rollback calls undo as well: nothing left to do. */
-	undo_ok(&t, "a");
-	assert_snapshot(before, &t);
+	/* The backend rolled back, and so did lifecycle_apply (undo): no record is left. */
+	assert_false(lbt_has_record(&t, "a"));
 
 	/* Next to an isolated b under the same pod: b keeps all it has. */
 	lbt_on_write(NULL, NULL);
@@ -301,6 +300,7 @@ static void test_rejected_write_rolls_back(void **state)
 	assert_error(apply_ctr(&t, "a", "2-3", PID_A, &err), &err, EINVAL, msg);
 	assert_snapshot(before, &t);
 	assert_false(lbt_has_doc(&t, LEDGER));
+	assert_false(lbt_has_record(&t, "a"));
 	lbt_fini(&t);
 }
 
@@ -318,6 +318,7 @@ static void test_local_partitions_only(void **state)
 		     "isolated partition or use a 6.7+ kernel");
 	assert_snapshot(before, &t);
 	assert_false(lbt_has_doc(&t, LEDGER));
+	assert_false(lbt_has_record(&t, "a"));
 	lbt_fini(&t);
 }
 
@@ -356,6 +357,7 @@ static void test_no_cpuset_controller(void **state)
 			      "container runtime enables it, nodehook does not change cgroups it "
 			      "does not own");
 	assert_snapshot(before, &t);
+	assert_false(lbt_has_record(&t, "c"));
 	lbt_fini(&t);
 }
 
@@ -368,6 +370,7 @@ static void test_no_pid(void **state)
 	assert_error(apply_ctr(&t, "a", "2-3", 0, &err), &err, ESRCH,
 		     "the runtime's state has no container pid: cannot find the container's "
 		     "cgroup");
+	assert_false(lbt_has_record(&t, "a"));
 	lbt_fini(&t);
 }
 
@@ -394,8 +397,11 @@ static void test_availability(void **state)
 	lbt_put(&t, "/sys/fs/cgroup/unified/cgroup.controllers", "\n");
 	assert_int_equal(lb_cpuset_v2.available(&why, &err), 0);
 	assert_string_equal(why, "the cpuset controller is not on a cgroup v2 hierarchy");
+	/* The node config names cgroup-v2: the hook refuses before it records anything. */
 	assert_error(apply_ctr(&t, "b", "4", PID_B, &err), &err, ENODEV,
-		     "the cpuset controller is not on a cgroup v2 hierarchy");
+		     "backend cgroup-v2 cannot work here: the cpuset controller is not on a cgroup "
+		     "v2 hierarchy");
+	assert_false(lbt_has_record(&t, "b"));
 	lbt_fini(&t);
 }
 

@@ -222,6 +222,7 @@ static void test_tree_never_comes_back(void **state)
 	assert_int_equal(rb.sleeps, 4);
 	/* Rolled back: what vanished was rebuilt with defaults, nothing is left to restore. */
 	assert_false(lbt_has_doc(&t, LEDGER));
+	assert_false(lbt_has_record(&t, "a"));
 	put_domains(&t);
 	assert_snapshot(before, &t);
 	lbt_fini(&t);
@@ -260,6 +261,7 @@ static void test_refuse_every_cpu(void **state)
 		     "would be left");
 	assert_snapshot(before, &t);
 	assert_false(lbt_has_doc(&t, LEDGER));
+	assert_false(lbt_has_record(&t, "a"));
 	lbt_fini(&t);
 }
 

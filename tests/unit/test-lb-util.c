@@ -16,6 +16,7 @@
 
 #include "cleanup.h"
 #include "fileio.h"
+#include "lifecycle.h"
 #include "sysroot.h"
 #include "xalloc.h"
 
@@ -427,24 +428,26 @@ static struct action_context context_of(struct lbt *t, struct lbt_ctr *c)
 	};
 }
 
+struct node_config lbt_config(const char *backend)
+{
+	struct node_config config = {0};
+	config.actions[NH_ACTION_CPU_LOAD_BALANCING].backend = (char *)backend;
+	return config;
+}
+
+/* The hook's own call: lifecycle_apply, with its rollback. 1 (applied now) becomes 0. */
+static int apply_as_hook(struct lbt *t, const char *backend, struct lbt_ctr *c,
+			 struct nh_error **err)
+{
+	struct node_config config = lbt_config(backend);
+	int r = lifecycle_apply(t->store, &config, &c->info, &c->rec, NH_ACTION_CPU_LOAD_BALANCING,
+				err);
+	return r < 0 ? r : 0;
+}
+
 int lbt_apply(struct lbt *t, const struct lb_backend *b, struct lbt_ctr *c, struct nh_error **err)
 {
-	struct action_record *ar = &c->rec.actions[NH_ACTION_CPU_LOAD_BALANCING];
-	ar->present = true;
-	ar->applied = false;
-	free(ar->backend);
-	ar->backend = xstrdup(b->name);
-	free(ar->cpus);
-	ar->cpus = cpuset_format_list(&c->info.cpus);
-	int r = state_record_write(t->store, &c->rec, err);
-	if (r < 0)
-		return r;
-	struct action_context ctx = context_of(t, c);
-	r = b->apply(&ctx, err);
-	if (r < 0)
-		return r;
-	ar->applied = true;
-	return state_record_write(t->store, &c->rec, err);
+	return apply_as_hook(t, b->name, c, err);
 }
 
 int lbt_apply_new(struct lbt *t, const struct lb_backend *b, const char *id, const char *cpus,
@@ -467,11 +470,7 @@ void lbt_apply_ok_at(struct lbt *t, const struct lb_backend *b, const char *id, 
 int lbt_apply_auto(struct lbt *t, struct lbt_ctr *c, const char **ret_backend,
 		   struct nh_error **err)
 {
-	struct node_config config = {0};
-	config.actions[NH_ACTION_CPU_LOAD_BALANCING].backend = (char *)"auto";
-	struct action_context ctx = context_of(t, c);
-	ctx.config = &config;
-	int r = cpu_load_balancing_ops.apply(&ctx, err);
+	int r = apply_as_hook(t, "auto", c, err);
 	if (r < 0)
 		return r;
 	const char *name = c->rec.actions[NH_ACTION_CPU_LOAD_BALANCING].backend;
@@ -484,25 +483,19 @@ int lbt_apply_auto(struct lbt *t, struct lbt_ctr *c, const char **ret_backend,
 
 int lbt_undo(struct lbt *t, const char *id, struct nh_error **err)
 {
-	struct lbt_ctr c = {0};
-	int r = state_record_read(t->store, id, &c.rec, err);
+	_cleanup_(container_record_clear) struct container_record rec = {0};
+	int r = state_record_read(t->store, id, &rec, err);
 	if (r <= 0)
 		return r;
-	const struct action_record *ar = &c.rec.actions[NH_ACTION_CPU_LOAD_BALANCING];
-	const struct lb_backend *b = NULL;
-	for (size_t i = 0; lb_backends[i]; i++)
-		if (ar->backend && strcmp(lb_backends[i]->name, ar->backend) == 0)
-			b = lb_backends[i];
-	if (!b) {
-		lbt_ctr_clear(&c);
-		return nh_error_set(err, EBADMSG, "record of %s: no backend", id);
-	}
-	struct action_context ctx = context_of(t, &c);
-	r = b->undo(&ctx, err);
-	if (r == 0)
-		r = state_record_remove(t->store, id, err);
-	lbt_ctr_clear(&c);
-	return r;
+	/* Undo reads the backend from the record, not from the node config. */
+	struct node_config config = lbt_config("auto");
+	return lifecycle_undo(t->store, &config, &rec, err);
+}
+
+bool lbt_has_record(const struct lbt *t, const char *id)
+{
+	_cleanup_free_ char *path = xasprintf("%s/containers/%s.json", LBT_STATE, id);
+	return lbt_exists(t, path);
 }
 
 void lbt_undo_ok_at(struct lbt *t, const char *id, const char *file, int line)

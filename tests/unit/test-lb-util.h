@@ -24,6 +24,7 @@
 #include <sys/types.h>
 
 #include "container.h"
+#include "node_config.h"
 #include "lb_backend.h"
 #include "state_store.h"
 #include "test-util.h"
@@ -66,7 +67,8 @@ char *lbt_snapshot_without(const struct lbt *t, void (*setup)(struct lbt *),
 /* Whether the state store holds a document (a ledger). */
 bool lbt_has_doc(const struct lbt *t, const char *name);
 
-/* A container as the hook knows it at createRuntime. */
+/* A container as the hook knows it at createRuntime, its record as lifecycle_record_open() starts
+ * it for a new container (id and pid; no runtime, no pod). */
 struct lbt_ctr {
 	struct container_record rec;
 	struct container_info info;
@@ -74,11 +76,15 @@ struct lbt_ctr {
 void lbt_ctr_init(struct lbt_ctr *c, const char *id, const char *cpus, pid_t pid);
 void lbt_ctr_clear(struct lbt_ctr *c);
 
-/* What cpu_load_balancing's apply does once the backend is chosen: record (backend, cpus)
- * saved, then the backend's apply; on success the record says applied. */
+/* The node config with the cpu-load-balancing backend set (the string is not copied). */
+struct node_config lbt_config(const char *backend);
+
+/* Apply as the hook does it: lifecycle_apply() of cpu-load-balancing, with the node config's
+ * backend b->name (choose_backend asks b->available() first). On failure lifecycle_apply has
+ * rolled back what was applied, and the record is gone unless the rollback failed. */
 int lbt_apply(struct lbt *t, const struct lb_backend *b, struct lbt_ctr *c, struct nh_error **err);
-/* cpu_load_balancing's own apply with the node config's backend "auto": the backend table's
- * order decides. On success *ret_backend names the backend the record says (static). */
+/* The same with the node config's backend "auto": the backend table's order decides. On
+ * success *ret_backend names the backend the record says (static). */
 int lbt_apply_auto(struct lbt *t, struct lbt_ctr *c, const char **ret_backend,
 		   struct nh_error **err);
 /* lbt_apply for a new container of that id, CPUs and pid. */
@@ -88,7 +94,8 @@ void lbt_apply_ok_at(struct lbt *t, const struct lb_backend *b, const char *id, 
 		     pid_t pid, const char *file, int line);
 #define lbt_apply_ok(t, b, id, cpus, pid)                                                          \
 	lbt_apply_ok_at((t), (b), (id), (cpus), (pid), __FILE__, __LINE__)
-/* Undo as at poststop: from the stored record and the ledger only; the record goes on success. */
+/* Undo as at poststop: lifecycle_undo() of the stored record (the ledger does the rest); the
+ * record goes on success. No record: nothing to do. */
 int lbt_undo(struct lbt *t, const char *id, struct nh_error **err);
 void lbt_undo_ok_at(struct lbt *t, const char *id, const char *file, int line);
 #define lbt_undo_ok(t, id) lbt_undo_ok_at((t), (id), __FILE__, __LINE__)
@@ -98,6 +105,8 @@ void lbt_assert_undo_restores_at(struct lbt *t, const char *id, const char *expe
 				 const char *ledger, const char *file, int line);
 #define assert_undo_restores(t, id, expected, ledger)                                              \
 	lbt_assert_undo_restores_at((t), (id), (expected), (ledger), __FILE__, __LINE__)
+/* Whether the state store holds a record for id. */
+bool lbt_has_record(const struct lbt *t, const char *id);
 int lbt_guard(struct lbt *t, const struct lb_backend *b, struct nh_error **err);
 
 /* The kernel's part for writes below the sysroot. fn gets the node path and the data; it
