@@ -257,8 +257,14 @@ static int scenario_apply_a(struct lbt *t)
 	return lbt_child_apply(t, &lb_cpuset_v1, "ctr-a", "2-3", 0);
 }
 
+static int scenario_undo_a(struct lbt *t)
+{
+	return lbt_child_undo(t, "ctr-a");
+}
+
 static const struct lbt_scenario scenarios[] = {
     {"apply-a", scenario_apply_a},
+    {"undo-a", scenario_undo_a},
     {NULL, NULL},
 };
 
@@ -273,6 +279,22 @@ static char *build_with_d(struct lbt *t)
 	build_tree(t);
 	apply_ok(t, "ctr-d", "6");
 	return lbt_snapshot(t);
+}
+
+/* ctr-a isolated; the snapshot is from before it. */
+static char *build_then_a(struct lbt *t)
+{
+	char *before = build_plain(t);
+	apply_ok(t, "ctr-a", "2-3");
+	return before;
+}
+
+/* ctr-d, then ctr-a on top; the snapshot is from before ctr-a. */
+static char *build_d_then_a(struct lbt *t)
+{
+	char *with_d = build_with_d(t);
+	apply_ok(t, "ctr-a", "2-3");
+	return with_d;
 }
 
 static void recover_a(struct lbt *t)
@@ -303,6 +325,24 @@ static void test_crash_apply_next_to_another(void **state)
 	assert_true(lbt_crash_each_point(&cc, "0-7") >= 3);
 }
 
+static void test_crash_undo(void **state)
+{
+	(void)state;
+	const struct lbt_crash_case cc = {build_then_a, "undo-a", recover_a};
+	unsigned killed = lbt_crash_each_point(&cc, "0-7");
+	/* one per flag given back (13 cpusets overlap 2-3), then the housekeeping cpuset's rmdir */
+	assert_true(killed >= 14);
+}
+
+static void test_crash_undo_next_to_another(void **state)
+{
+	(void)state;
+	/* ctr-d keeps its own flag and every shared one off, and the housekeeping cpuset. */
+	const struct lbt_crash_case cc = {build_d_then_a, "undo-a", recover_a_then_d};
+	/* the two flags only ctr-a needed off: its own and ctr-c's (every pod covers 6) */
+	assert_true(lbt_crash_each_point(&cc, "0-7") >= 2);
+}
+
 int main(int argc, char **argv)
 {
 	lbt_crash_child_main(argc, argv, scenarios);
@@ -315,5 +355,7 @@ int main(int argc, char **argv)
 	tu_suite_add_test(&s, test_refuse_every_cpu);
 	tu_suite_add_test(&s, test_crash_apply);
 	tu_suite_add_test(&s, test_crash_apply_next_to_another);
+	tu_suite_add_test(&s, test_crash_undo);
+	tu_suite_add_test(&s, test_crash_undo_next_to_another);
 	return tu_suite_run(&s, "lb_cpuset_v1");
 }
