@@ -1,5 +1,6 @@
 #!/usr/bin/env bats
-# Crash safety of `nodehook hook` at createRuntime, against the real kernel and runc.
+# Crash safety of `nodehook hook` at createRuntime and at poststop, against the real kernel and
+# runc.
 #
 # NODEHOOK_TEST_CRASH_AT=N (in the createRuntime hook's env, from its hooks.d file) SIGKILLs the
 # hook at its Nth crash point: between each write-ahead record or ledger write and the change it
@@ -12,6 +13,11 @@
 # Variant "poststop": both hooks installed; poststop may already undo, gc must leave things so.
 # Variant "gc only": no poststop hook; the record must be there after the crash (half-applied),
 # and only gc repairs.
+#
+# Undo: the same loop with NODEHOOK_TEST_CRASH_AT=N in the poststop hook's env instead. The
+# container is created (createRuntime isolates CPU 1), then `runc delete -f` runs the poststop
+# hook, which is killed at its Nth crash point (each flag given back, the housekeeping cpuset's
+# removal); the record must still be there, and `nodehook gc` must put the node back exactly.
 
 load lib/common
 load lib/hook
@@ -26,6 +32,19 @@ setup() {
 
 teardown() {
 	nh_hook_teardown
+}
+
+# gc_puts_node_back ID N WHAT [restores]: after crash point N, `nodehook gc` succeeds (with
+# "restores": saying that it restored ID) and the node is exactly as in setup.
+gc_puts_node_back() {
+	local id=$1 n=$2 what=$3 restores=${4:-}
+	run --separate-stderr "$NODEHOOK_BIN" gc
+	nh_assert_status 0
+	if [ -n "$restores" ]; then
+		[[ $output == "$id: gone, restored (cpu-load-balancing)" ]] ||
+			nh_fail "crash point $n: gc did not restore $id:" "$output"
+	fi
+	nh_assert_node_restored || nh_fail "after crash point $n ($what)"
 }
 
 # crash_points VARIANT: runs the loop; VARIANT is poststop or gc-only.
@@ -60,13 +79,7 @@ crash_points() {
 					nh_fail "crash point $n: status does not show $id half-applied:" "$output"
 			fi
 		fi
-		run --separate-stderr "$NODEHOOK_BIN" gc
-		nh_assert_status 0
-		if [ "$variant" = gc-only ]; then
-			[[ $output == "$id: gone, restored (cpu-load-balancing)" ]] ||
-				nh_fail "crash point $n: gc did not restore $id:" "$output"
-		fi
-		nh_assert_node_restored || nh_fail "after crash point $n ($variant)"
+		gc_puts_node_back "$id" "$n" "$variant" "$([ "$variant" = gc-only ] && echo restores)"
 		[ "$completed" -gt 0 ] && break
 	done
 	[ "$completed" -gt 0 ] || nh_fail "the hook still crashed at crash point 40"
@@ -82,4 +95,50 @@ crash_points() {
 
 @test "crash at every point of apply, no poststop hook: gc alone puts the node back" {
 	crash_points gc-only
+}
+
+# poststop_crash_at HOOKS_DIR N: the poststop hook of HOOKS_DIR (nh_nodehook_hooks) is killed at
+# its Nth crash point; createRuntime runs through.
+poststop_crash_at() {
+	local hooks=$1 n=$2
+	nh_nodehook_hooks "$hooks"
+	jq -c --arg crash "NODEHOOK_TEST_CRASH_AT=$n" '.hook.env += [$crash]' \
+		"$hooks/poststop.json" >"$NH_T/poststop.json" &&
+		mv "$NH_T/poststop.json" "$hooks/poststop.json"
+}
+
+@test "crash at every point of undo in the poststop hook: gc puts the node back exactly" {
+	local hooks=$NH_T/hooks-undo bundle=$NH_T/b-undo n id completed=0
+	nh_nodehook_hooks "$hooks"
+	nh_lb_bundle "$bundle" 1 yes "$hooks"
+	for ((n = 1; n <= 40; n++)); do
+		id=$(nh_id "undo-$n")
+		poststop_crash_at "$hooks" "$n"
+		nh_bundle_rehook "$bundle" "$hooks"
+		run --separate-stderr nh_runc_start create "$id" "$bundle"
+		nh_assert_status 0
+		nh_assert_cpu1_isolated
+		# runc 1.1 logs a failed poststop hook and still exits 0 (later versions fail): the
+		# kill shows in stderr.
+		run --separate-stderr runc delete -f "$id"
+		! runc state "$id" >/dev/null 2>&1 || nh_fail "crash point $n: runc still knows $id"
+		if [[ $stderr == *"signal: killed"* ]]; then
+			# The record goes only after the last change is undone.
+			[ -f "$NH_STATE/containers/$id.json" ] ||
+				nh_fail "crash point $n: no record of $id for gc to work from"
+		else
+			# No crash point left: poststop undid everything, gc finds nothing to do.
+			nh_assert_status 0
+			completed=$n
+			[ ! -f "$NH_STATE/containers/$id.json" ] ||
+				nh_fail "poststop went through, but the record of $id is still there"
+		fi
+		gc_puts_node_back "$id" "$n" undo "$([ "$completed" -eq 0 ] && echo restores)"
+		[ "$completed" -gt 0 ] && break
+	done
+	[ "$completed" -gt 0 ] || nh_fail "the poststop hook still crashed at crash point 40"
+	# Crash points: one per flag given back (the root at least, and the container's own cpuset),
+	# then the housekeeping cpuset's removal.
+	[ "$completed" -ge 4 ] || nh_fail "only $((completed - 1)) crash points: expected at least 3"
+	echo "# undo: $((completed - 1)) crash points, each repaired" >&3
 }
