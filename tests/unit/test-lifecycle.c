@@ -1,0 +1,505 @@
+/* lifecycle.c, the sequences `nodehook hook`, gc and the runtime wrapper share, on a FAKE node.
+ *
+ * A fake node (test-lb-util.h): a sysroot of plain files. The action is the real
+ * cpu-load-balancing with its sched-domain backend, because that backend's state is one flags
+ * file per CPU: what a lifecycle path gave back, and for which CPU, reads off directly. The
+ * fixture is a 4-CPU 4.18 kernel with one domain per CPU; the processes are /proc/<pid>/stat
+ * files with the start times a test chooses. What the backends do on their own is in
+ * test-lb-*.c; the real kernel is in tests/e2e and tests/vm.
+ *
+ * The helpers take what they act on from struct fixture (the store, the node config, the action),
+ * so that cases with another action behind lifecycle can share them with a fixture of their own. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "lifecycle.h"
+#include "sysroot.h"
+#include "test-lb-util.h"
+#include "xalloc.h"
+
+#define SD "/proc/sys/kernel/sched_domain"
+#define LEDGER "sched-domain.json"
+#define BALANCED "4655"	  /* MC flags with SD_LOAD_BALANCE */
+#define UNBALANCED "4654" /* the same without */
+
+struct fixture {
+	struct lbt t;
+	struct node_config config;
+	enum nh_action action;
+};
+
+static void sd_flags_path(char *buf, size_t size, unsigned cpu)
+{
+	snprintf(buf, size, SD "/cpu%u/domain0/flags", cpu);
+}
+
+static void setup(struct fixture *f)
+{
+	lbt_init(&f->t, "0-3");
+	lbt_put(&f->t, "/proc/sys/kernel/osrelease", "4.18.0-553.el8_10.x86_64\n");
+	for (unsigned cpu = 0; cpu < 4; cpu++) {
+		char path[96];
+		sd_flags_path(path, sizeof(path), cpu);
+		lbt_put(&f->t, path, BALANCED "\n");
+	}
+	f->config = lbt_config("sched-domain");
+	f->action = NH_ACTION_CPU_LOAD_BALANCING;
+}
+
+static void teardown(struct fixture *f)
+{
+	lbt_on_write(NULL, NULL);
+	lbt_fini(&f->t);
+}
+
+/* cpuN's flags, one character per CPU: "b" balanced, "-" not, e.g. "b--b". */
+static void assert_balanced_at(const struct fixture *f, const char *want, const char *file,
+			       int line)
+{
+	for (unsigned cpu = 0; cpu < 4; cpu++) {
+		char path[96];
+		sd_flags_path(path, sizeof(path), cpu);
+		lbt_assert_file(&f->t, path, want[cpu] == 'b' ? BALANCED "\n" : UNBALANCED "\n",
+				file, line);
+	}
+}
+#define assert_balanced(f, want) assert_balanced_at((f), (want), __FILE__, __LINE__)
+
+/* A process of the fake /proc: state (R, S, Z) and start time (field 22 of stat). */
+static void put_process(struct fixture *f, pid_t pid, char state, unsigned long long start)
+{
+	_cleanup_free_ char *path = xasprintf("/proc/%d/stat", (int)pid);
+	_cleanup_free_ char *stat = xasprintf("%d (sleep) %c 1 %d %d 0 -1 4194560 0 0 0 0 0 0 0 0 "
+					      "20 0 1 0 %llu 1228800 200 18446744073709551615\n",
+					      (int)pid, state, (int)pid, (int)pid, start);
+	lbt_put(&f->t, path, stat);
+}
+
+/* lifecycle_record_open() for a container starting under id with that pid and CPUs; *c holds
+ * the container and the record it returned. */
+static void record_open_ok_at(struct fixture *f, struct lbt_ctr *c, const char *id,
+			      const char *cpus, pid_t pid, const char *file, int line)
+{
+	lbt_ctr_init(c, id, cpus, pid);
+	container_record_clear(&c->rec);
+	_cleanup_error_ struct nh_error *err = NULL;
+	tu_assert_ok(lifecycle_record_open(f->t.store, &f->config, &c->info, &c->rec, &err), &err,
+		     file, line);
+}
+#define record_open_ok(f, c, id, cpus, pid)                                                        \
+	record_open_ok_at((f), (c), (id), (cpus), (pid), __FILE__, __LINE__)
+
+/* The hook's createRuntime for one container: record_open, then apply. */
+static void start_ok_at(struct fixture *f, struct lbt_ctr *c, const char *id, const char *cpus,
+			pid_t pid, const char *file, int line)
+{
+	record_open_ok_at(f, c, id, cpus, pid, file, line);
+	_cleanup_error_ struct nh_error *err = NULL;
+	int r = lifecycle_apply(f->t.store, &f->config, &c->info, &c->rec, f->action, &err);
+	tu_assert_ok(r, &err, file, line);
+	_assert_int_equal((LargestIntegralType)r, 1, file, line);
+}
+#define start_ok(f, c, id, cpus, pid) start_ok_at((f), (c), (id), (cpus), (pid), __FILE__, __LINE__)
+
+/* gc's or poststop's undo: from the stored record. */
+static void undo_stored_ok_at(struct fixture *f, const char *id, const char *file, int line)
+{
+	_cleanup_error_ struct nh_error *err = NULL;
+	_cleanup_(container_record_clear) struct container_record rec = {0};
+	int r = state_record_read(f->t.store, id, &rec, &err);
+	tu_assert_ok(r, &err, file, line);
+	_assert_int_equal((LargestIntegralType)r, 1, file, line);
+	tu_assert_ok(lifecycle_undo(f->t.store, &f->config, &rec, &err), &err, file, line);
+	if (lbt_has_record(&f->t, id)) {
+		print_error("the record of %s is still there after undo\n", id);
+		_fail(file, line);
+	}
+}
+#define undo_stored_ok(f, id) undo_stored_ok_at((f), (id), __FILE__, __LINE__)
+
+static const struct action_record *stored_action(struct fixture *f, const char *id,
+						 struct container_record *rec)
+{
+	_cleanup_error_ struct nh_error *err = NULL;
+	int r = state_record_read(f->t.store, id, rec, &err);
+	assert_ok(r, &err);
+	assert_int_equal(r, 1);
+	return &rec->actions[f->action];
+}
+
+/* The sched_domain sysctl turning read-only (EROFS) at the first write to CPU `from_cpu` (-1:
+ * from the start), as a failing kernel would show it. A rejected write leaves the value as it
+ * was (the fake's open truncated the file; the value is put back). */
+struct read_only_sysctl {
+	struct lbt *t;
+	int from_cpu;
+	bool read_only;
+	char last[4][16]; /* cpuN/domain0/flags as the fake kernel holds it */
+};
+
+static int read_only_write(const char *path, const char *data, size_t len, void *userdata)
+{
+	struct read_only_sysctl *k = userdata;
+	unsigned cpu = 0;
+	if (sscanf(path, SD "/cpu%u/domain0/flags", &cpu) != 1 || cpu >= 4)
+		return LBT_WRITE_PASS;
+	if ((int)cpu == k->from_cpu)
+		k->read_only = true;
+	if (k->read_only) {
+		lbt_put(k->t, path, k->last[cpu]);
+		return EROFS;
+	}
+	snprintf(k->last[cpu], sizeof(k->last[cpu]), "%.*s", (int)len, data);
+	return LBT_WRITE_PASS;
+}
+
+/* Installs the write hook; the flags must read as assert_balanced's `now` says. */
+static void read_only_from(struct fixture *f, struct read_only_sysctl *k, int from_cpu,
+			   const char *now)
+{
+	*k = (struct read_only_sysctl){.t = &f->t, .from_cpu = from_cpu, .read_only = from_cpu < 0};
+	for (unsigned cpu = 0; cpu < 4; cpu++)
+		snprintf(k->last[cpu], sizeof(k->last[cpu]), "%s\n",
+			 now[cpu] == 'b' ? BALANCED : UNBALANCED);
+	lbt_on_write(read_only_write, k);
+}
+
+/* --- lifecycle_record_open ------------------------------------------------------------------- */
+
+/* The runtime that runs the hook is its parent (getppid() here too): containerd's runc, say. */
+static void put_parent_runtime(struct fixture *f, const char *exe, const char *cmdline, size_t len)
+{
+	_cleanup_free_ char *placeholder = xasprintf("/proc/%d/cmdline", (int)getppid());
+	lbt_put(&f->t, placeholder, ""); /* makes the directories */
+	_cleanup_free_ char *dir = xasprintf("%s/proc/%d", f->t.root, (int)getppid());
+	free(tu_write_file(dir, "cmdline", cmdline, len));
+	_cleanup_free_ char *link = xasprintf("%s/exe", dir);
+	assert_int_equal(symlink(exe, link), 0);
+}
+
+static void test_record_open_new(void **state)
+{
+	(void)state;
+	struct fixture f;
+	setup(&f);
+	put_process(&f, 201, 'S', 1000);
+	static const char cmdline[] = "runc\0--root\0/run/containerd/runc/k8s.io\0--log\0/x.log\0"
+				      "create\0--bundle\0/b\0a";
+	put_parent_runtime(&f, "/usr/bin/runc", cmdline, sizeof(cmdline));
+	struct lbt_ctr c;
+	record_open_ok(&f, &c, "a", "1", 201);
+	assert_string_equal(c.rec.id, "a");
+	assert_int_equal(c.rec.pid, 201);
+	assert_int_equal(c.rec.pid_start, 1000);
+	assert_string_equal(c.rec.runtime_path, "/usr/bin/runc");
+	assert_string_equal(c.rec.runtime_root, "/run/containerd/runc/k8s.io");
+	assert_true(c.rec.since > 0);
+	assert_false(c.rec.actions[f.action].present);
+	/* Only apply writes the record, before its first change. */
+	assert_false(lbt_has_record(&f.t, "a"));
+	lbt_ctr_clear(&c);
+	teardown(&f);
+}
+
+static void test_record_open_same_process(void **state)
+{
+	(void)state;
+	struct fixture f;
+	setup(&f);
+	put_process(&f, 201, 'S', 1000);
+	struct lbt_ctr c;
+	start_ok(&f, &c, "a", "1", 201);
+	lbt_ctr_clear(&c);
+	_cleanup_free_ char *isolated = lbt_snapshot(&f.t);
+
+	/* The hook runs twice for one container (createRuntime and prestart both configured): the
+	 * record is the same process's, and stays as it is. */
+	record_open_ok(&f, &c, "a", "1", 201);
+	assert_true(c.rec.actions[f.action].present);
+	assert_true(c.rec.actions[f.action].applied);
+	assert_snapshot(isolated, &f.t);
+	_cleanup_error_ struct nh_error *err = NULL;
+	assert_int_equal(lifecycle_apply(f.t.store, &f.config, &c.info, &c.rec, f.action, &err), 0);
+	assert_null(err);
+	assert_snapshot(isolated, &f.t);
+	lbt_ctr_clear(&c);
+
+	/* Without a pid there is no telling: the same container, as far as anyone knows. */
+	record_open_ok(&f, &c, "a", "1", 0);
+	assert_true(c.rec.actions[f.action].applied);
+	assert_int_equal(c.rec.pid, 201);
+	lbt_ctr_clear(&c);
+	undo_stored_ok(&f, "a");
+	teardown(&f);
+}
+
+/* An earlier container under the same id, deleted without its poststop hook, id reused before gc
+ * ran: its isolation is undone first (CPU 1 balanced again), and the new container's record
+ * starts empty. `later_pid` is the new container's: another pid, or the same pid reused. */
+static void record_of_earlier_container_undone_first(pid_t later_pid,
+						     unsigned long long later_start)
+{
+	struct fixture f;
+	setup(&f);
+	_cleanup_free_ char *before = lbt_snapshot(&f.t);
+	put_process(&f, 201, 'S', 1000);
+	struct lbt_ctr c;
+	start_ok(&f, &c, "a", "1", 201);
+	lbt_ctr_clear(&c);
+	assert_balanced(&f, "b-bb");
+
+	/* a is gone; a new container starts under its id. */
+	lbt_remove(&f.t, "/proc/201");
+	put_process(&f, later_pid, 'S', later_start);
+	record_open_ok(&f, &c, "a", "2", later_pid);
+	assert_balanced(&f, "bbbb");
+	assert_false(lbt_has_doc(&f.t, LEDGER));
+	assert_false(lbt_has_record(&f.t, "a"));
+	assert_int_equal(c.rec.pid, later_pid);
+	assert_int_equal(c.rec.pid_start, later_start);
+	assert_false(c.rec.actions[f.action].present);
+
+	_cleanup_error_ struct nh_error *err = NULL;
+	assert_int_equal(lifecycle_apply(f.t.store, &f.config, &c.info, &c.rec, f.action, &err), 1);
+	assert_balanced(&f, "bb-b");
+	lbt_ctr_clear(&c);
+	undo_stored_ok(&f, "a");
+	_cleanup_free_ char *proc = xasprintf("/proc/%d", (int)later_pid);
+	lbt_remove(&f.t, proc);
+	assert_snapshot(before, &f.t);
+	teardown(&f);
+}
+
+static void test_record_open_other_pid(void **state)
+{
+	(void)state;
+	record_of_earlier_container_undone_first(202, 2000);
+}
+
+static void test_record_open_pid_reused(void **state)
+{
+	(void)state;
+	record_of_earlier_container_undone_first(201, 3000);
+}
+
+/* The earlier container's undo fails: the new container does not start on top of it, and the
+ * earlier record stays for gc. */
+static void test_record_open_earlier_undo_fails(void **state)
+{
+	(void)state;
+	struct fixture f;
+	setup(&f);
+	_cleanup_free_ char *before = lbt_snapshot(&f.t);
+	struct lbt_ctr c;
+	start_ok(&f, &c, "a", "1", 201);
+	lbt_ctr_clear(&c);
+
+	struct read_only_sysctl k;
+	read_only_from(&f, &k, -1, "b-bb");
+	lbt_ctr_init(&c, "a", "2", 202);
+	container_record_clear(&c.rec);
+	_cleanup_error_ struct nh_error *err = NULL;
+	_cleanup_free_ char *msg = xasprintf("undo for the earlier container a: undo "
+					     "cpu-load-balancing: write '4655' to %s" SD
+					     "/cpu1/domain0/flags: Read-only file system",
+					     f.t.root);
+	assert_error(lifecycle_record_open(f.t.store, &f.config, &c.info, &c.rec, &err), &err,
+		     EROFS, msg);
+	assert_null(c.rec.id);
+	assert_balanced(&f, "b-bb");
+	struct container_record rec = {0};
+	const struct action_record *ar = stored_action(&f, "a", &rec);
+	assert_int_equal(rec.pid, 201);
+	assert_true(ar->applied);
+	container_record_clear(&rec);
+	lbt_ctr_clear(&c);
+
+	lbt_on_write(NULL, NULL);
+	undo_stored_ok(&f, "a");
+	assert_snapshot(before, &f.t);
+	teardown(&f);
+}
+
+/* --- lifecycle_apply's rollback -------------------------------------------------------------- */
+
+static void test_apply_failure_rolled_back(void **state)
+{
+	(void)state;
+	struct fixture f;
+	setup(&f);
+	_cleanup_free_ char *before = lbt_snapshot(&f.t);
+	struct lbt_ctr c;
+	record_open_ok(&f, &c, "a", "0-3", 201);
+	_cleanup_error_ struct nh_error *err = NULL;
+	assert_error(lifecycle_apply(f.t.store, &f.config, &c.info, &c.rec, f.action, &err), &err,
+		     EBUSY,
+		     "cannot take every online CPU out of load balancing: no housekeeping CPU "
+		     "would be left");
+	/* Rolled back: the node, the ledger, the record on disk and in memory. */
+	assert_snapshot(before, &f.t);
+	assert_false(lbt_has_doc(&f.t, LEDGER));
+	assert_false(lbt_has_record(&f.t, "a"));
+	assert_false(c.rec.actions[f.action].present);
+	lbt_ctr_clear(&c);
+	teardown(&f);
+}
+
+static void test_apply_rollback_fails_record_stays(void **state)
+{
+	(void)state;
+	struct fixture f;
+	setup(&f);
+	_cleanup_free_ char *before = lbt_snapshot(&f.t);
+	/* apply fails at cpu2, having cleared cpu1; neither rollback (the backend's own, then
+	 * lifecycle's undo) can give cpu1 back. */
+	struct read_only_sysctl k;
+	read_only_from(&f, &k, 2, "bbbb");
+	struct lbt_ctr c;
+	record_open_ok(&f, &c, "a", "1-2", 201);
+	_cleanup_error_ struct nh_error *err = NULL;
+	_cleanup_free_ char *msg = xasprintf(
+	    "write '4654' to %s" SD "/cpu2/domain0/flags: Read-only file system", f.t.root);
+	/* The apply's error, not the rollback's. */
+	assert_error(lifecycle_apply(f.t.store, &f.config, &c.info, &c.rec, f.action, &err), &err,
+		     EROFS, msg);
+	assert_balanced(&f, "b-bb");
+	/* The record stays for gc: present, not applied; and so does the ledger. */
+	struct container_record rec = {0};
+	const struct action_record *ar = stored_action(&f, "a", &rec);
+	assert_true(ar->present);
+	assert_false(ar->applied);
+	assert_string_equal(ar->backend, "sched-domain");
+	assert_string_equal(ar->cpus, "1-2");
+	container_record_clear(&rec);
+	assert_true(lbt_has_doc(&f.t, LEDGER));
+	lbt_ctr_clear(&c);
+
+	/* The sysctl is writable again: gc's undo from the record puts the node back. */
+	lbt_on_write(NULL, NULL);
+	undo_stored_ok(&f, "a");
+	assert_snapshot(before, &f.t);
+	assert_false(lbt_has_doc(&f.t, LEDGER));
+	teardown(&f);
+}
+
+/* --- lifecycle_update_cpus ------------------------------------------------------------------- */
+
+static int update_cpus(struct fixture *f, struct container_record *rec, const char *cpus)
+{
+	_cleanup_cpuset_ struct cpuset new_cpus = {0};
+	_cleanup_error_ struct nh_error *err = NULL;
+	assert_ok(cpuset_parse_list(cpus, &new_cpus, &err), &err);
+	int r = lifecycle_update_cpus(f->t.store, &f->config, rec, &new_cpus, &err);
+	assert_ok(r, &err);
+	return r;
+}
+
+static void test_update_cpus_undo_then_apply(void **state)
+{
+	(void)state;
+	struct fixture f;
+	setup(&f);
+	_cleanup_free_ char *before = lbt_snapshot(&f.t);
+	struct lbt_ctr a, c;
+	start_ok(&f, &a, "a", "1", 201);
+	assert_balanced(&f, "b-bb");
+
+	/* The runtime's update moves a from CPU 1 to CPU 2: the backend is not cgroup v1, so a is
+	 * undone (CPU 1's flags given back), then applied for CPU 2. */
+	_cleanup_free_ char *log = NULL;
+	lbt_on_write(lbt_log_writes, &log);
+	assert_int_equal(update_cpus(&f, &a.rec, "2"), 1);
+	assert_writes(log, SD "/cpu1/domain0/flags " BALANCED "\n" SD
+			      "/cpu2/domain0/flags " UNBALANCED "\n");
+	assert_balanced(&f, "bb-b");
+	struct container_record rec = {0};
+	const struct action_record *ar = stored_action(&f, "a", &rec);
+	assert_string_equal(ar->cpus, "2");
+	assert_true(ar->applied);
+	container_record_clear(&rec);
+
+	/* The same CPUs again: nothing moves, nothing is written. */
+	free(TAKE_PTR(log));
+	assert_int_equal(update_cpus(&f, &a.rec, "2"), 0);
+	assert_null(log);
+
+	/* c holds CPU 2 too; a moves on to CPU 3: CPU 2 stays out of balancing for c. */
+	lbt_on_write(NULL, NULL);
+	start_ok(&f, &c, "c", "2", 203);
+	assert_int_equal(update_cpus(&f, &a.rec, "3"), 1);
+	assert_balanced(&f, "bb--");
+	undo_stored_ok(&f, "a");
+	assert_balanced(&f, "bb-b");
+	undo_stored_ok(&f, "c");
+	assert_snapshot(before, &f.t);
+	assert_false(lbt_has_doc(&f.t, LEDGER));
+	lbt_ctr_clear(&a);
+	lbt_ctr_clear(&c);
+	teardown(&f);
+}
+
+/* --- lifecycle_container_gone ---------------------------------------------------------------- */
+
+static int gone(const struct container_record *rec)
+{
+	_cleanup_error_ struct nh_error *err = NULL;
+	int r = lifecycle_container_gone(rec, &err);
+	assert_ok(r, &err);
+	return r;
+}
+
+static void test_container_gone(void **state)
+{
+	(void)state;
+	struct fixture f;
+	setup(&f);
+	/* No runtime recorded (or one that does not know the id): the pid decides. */
+	struct container_record rec = {.id = (char *)"a", .pid = 201, .pid_start = 1000};
+	put_process(&f, 201, 'S', 1000);
+	assert_int_equal(gone(&rec), 0);
+	/* The pid was reused by another process: another start time. */
+	put_process(&f, 201, 'S', 5000);
+	assert_int_equal(gone(&rec), 1);
+	/* No start time recorded: a process under that pid cannot be told apart. */
+	rec.pid_start = 0;
+	assert_int_equal(gone(&rec), 0);
+	rec.pid_start = 1000;
+	put_process(&f, 201, 'Z', 1000);
+	assert_int_equal(gone(&rec), 1);
+	lbt_remove(&f.t, "/proc/201");
+	assert_int_equal(gone(&rec), 1);
+
+	/* The runtime is asked first (`RUNTIME --root ROOT state ID`): exit 0 means it knows. */
+	rec.runtime_root = (char *)"/run/containerd/runc/k8s.io";
+	rec.runtime_path = (char *)"/bin/true";
+	assert_int_equal(gone(&rec), 0);
+	rec.runtime_path = (char *)"/bin/false";
+	assert_int_equal(gone(&rec), 1);
+	put_process(&f, 201, 'S', 1000);
+	assert_int_equal(gone(&rec), 0);
+	/* A runtime that is itself gone knows nothing. */
+	rec.runtime_path = (char *)"/nonexistent/runc";
+	assert_int_equal(gone(&rec), 0);
+	lbt_remove(&f.t, "/proc/201");
+	assert_int_equal(gone(&rec), 1);
+	teardown(&f);
+}
+
+int main(void)
+{
+	struct tu_suite s = {0};
+	tu_suite_add_test(&s, test_record_open_new);
+	tu_suite_add_test(&s, test_record_open_same_process);
+	tu_suite_add_test(&s, test_record_open_other_pid);
+	tu_suite_add_test(&s, test_record_open_pid_reused);
+	tu_suite_add_test(&s, test_record_open_earlier_undo_fails);
+	tu_suite_add_test(&s, test_apply_failure_rolled_back);
+	tu_suite_add_test(&s, test_apply_rollback_fails_record_stays);
+	tu_suite_add_test(&s, test_update_cpus_undo_then_apply);
+	tu_suite_add_test(&s, test_container_gone);
+	return tu_suite_run(&s, "lifecycle");
+}
