@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "lifecycle.h"
 #include "sysroot.h"
 #include "test-lb-util.h"
 #include "xalloc.h"
@@ -226,6 +227,55 @@ static void test_shared_parent_refcounts(void **state)
 	_cleanup_free_ char *want = lbt_snapshot_without(
 	    &t, setup, (const char *const[]){CG CTR_A, CG CTR_B, CG CTR_C, NULL});
 	assert_snapshot(want, &t);
+	assert_false(lbt_has_doc(&t, LEDGER));
+	lbt_fini(&t);
+}
+
+static void test_update_cpus_moves_partition(void **state)
+{
+	(void)state;
+	struct lbt t;
+	setup(&t);
+	_cleanup_free_ char *before = lbt_snapshot(&t);
+	apply_ok(&t, "a", "2-3", PID_A);
+	apply_ok(&t, "b", "4", PID_B);
+
+	/* The runtime's update gives a CPU 3 only (it writes the cgroup's cpuset.cpus itself);
+	 * lifecycle undoes a (not cgroup v1: no re-apply in place) and applies it for CPU 3. */
+	put_cg(&t, CTR_A, "cpuset.cpus", "3");
+	struct container_record rec = {0};
+	_cleanup_error_ struct nh_error *err = NULL;
+	assert_int_equal(state_record_read(t.store, "a", &rec, &err), 1);
+	_cleanup_cpuset_ struct cpuset cpus = {0};
+	assert_ok(cpuset_parse_list("3", &cpus, &err), &err);
+	struct node_config config = lbt_config("cgroup-v2");
+	_cleanup_free_ char *log = NULL;
+	lbt_on_write(lbt_log_writes, &log);
+	assert_int_equal(lifecycle_update_cpus(t.store, &config, &rec, &cpus, &err), 1);
+	assert_null(err);
+	lbt_on_write(NULL, NULL);
+	/* Undo (a's partition, then its CPUs out of the ancestors, b's CPU 4 staying), then apply
+	 * top-down for CPU 3. */
+	assert_writes(log, CG CTR_A
+		      "/cpuset.cpus.partition member\n" CG CTR_A "/cpuset.cpus.exclusive \n" CG POD1
+		      "/cpuset.cpus.exclusive 4\n" CG KUBEPODS
+		      "/cpuset.cpus.exclusive 4\n" CG KUBEPODS
+		      "/cpuset.cpus.exclusive 3-4\n" CG POD1 "/cpuset.cpus.exclusive 3-4\n" CG CTR_A
+		      "/cpuset.cpus.exclusive 3\n" CG CTR_A "/cpuset.cpus.partition isolated\n");
+	/* CPU 2 is given back by every ancestor; b keeps CPU 4. */
+	assert_excl(&t, KUBEPODS, "3-4");
+	assert_excl(&t, POD1, "3-4");
+	assert_excl(&t, CTR_A, "3");
+	assert_part(&t, CTR_A, "isolated");
+	assert_excl(&t, CTR_B, "4");
+	assert_part(&t, CTR_B, "isolated");
+	assert_string_equal(rec.actions[NH_ACTION_CPU_LOAD_BALANCING].cpus, "3");
+	container_record_clear(&rec);
+
+	undo_ok(&t, "a");
+	undo_ok(&t, "b");
+	put_cg(&t, CTR_A, "cpuset.cpus", "2-3");
+	assert_snapshot(before, &t);
 	assert_false(lbt_has_doc(&t, LEDGER));
 	lbt_fini(&t);
 }
@@ -489,6 +539,7 @@ int main(int argc, char **argv)
 	tu_suite_add_test(&s, test_remote_partition_steps);
 	tu_suite_add_test(&s, test_undo_while_cgroup_exists);
 	tu_suite_add_test(&s, test_shared_parent_refcounts);
+	tu_suite_add_test(&s, test_update_cpus_moves_partition);
 	tu_suite_add_test(&s, test_invalid_partition_rolls_back);
 	tu_suite_add_test(&s, test_rejected_write_rolls_back);
 	tu_suite_add_test(&s, test_local_partitions_only);
