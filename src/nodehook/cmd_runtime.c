@@ -29,6 +29,7 @@
 #include "container.h"
 #include "cpulist.h"
 #include "fileio.h"
+#include "hook_file.h"
 #include "hooks_dir.h"
 #include "hooks_match.h"
 #include "json_util.h"
@@ -39,6 +40,7 @@
 #include "runtime_args.h"
 #include "state_store.h"
 #include "sysroot.h"
+#include "utf8.h"
 #include "xalloc.h"
 
 /* Appends one line to the caller's --log, in the format it asked for. */
@@ -55,15 +57,22 @@ static void log_to_runtime_log(const struct runtime_args *a, const char *msg)
 	struct tm tm;
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
 	_cleanup_free_ char *line = NULL;
+	_cleanup_free_ char *full = xasprintf("nodehook: %s", msg);
 	if (a->log_format && strcmp(a->log_format, "json") == 0) {
+		/* JSON strings are UTF-8: a byte that is not (from a file name) becomes U+FFFD, as
+		 * Go's encoding/json writes it. */
+		size_t len = 0;
+		_cleanup_free_ char *valid = utf8_sanitize(full, strlen(full), &len);
 		_cleanup_json_ json_object *o = json_object_new_object();
 		json_object_object_add(o, "level", json_object_new_string("error"));
-		_cleanup_free_ char *full = xasprintf("nodehook: %s", msg);
-		json_object_object_add(o, "msg", json_object_new_string(full));
+		json_object_object_add(o, "msg", json_object_new_string_len(valid, (int)len));
 		json_object_object_add(o, "time", json_object_new_string(when));
 		line = xasprintf("%s\n", json_to_string(o, NULL));
 	} else {
-		line = xasprintf("time=\"%s\" level=error msg=\"nodehook: %s\"\n", when, msg);
+		/* logrus' text format, as runc writes it: the value quoted as Go's %q does, so that
+		 * a '"' or a newline in the message cannot break the line. */
+		_cleanup_free_ char *quoted = go_quote(full);
+		line = xasprintf("time=\"%s\" level=error msg=%s\n", when, quoted);
 	}
 	(void)write_all(fd, line, strlen(line));
 }
