@@ -195,7 +195,8 @@ static int run_runtime_child(const struct runtime_args *a, const char *runtime, 
 		if (stdin_fd >= 0 && dup2(stdin_fd, STDIN_FILENO) < 0)
 			_exit(127);
 		execv(runtime, runtime_argv(runtime, argc, argv));
-		fprintf(stderr, "nodehook: exec %s: %s\n", runtime, strerror(errno));
+		/* Reported like the exec'd path's failure: --log too, where containerd looks. */
+		(void)fail(a, "exec %s: %s", runtime, strerror(errno));
 		_exit(127);
 	}
 	child_pid = pid;
