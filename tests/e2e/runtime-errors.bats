@@ -38,10 +38,10 @@ EOF
 }
 
 teardown() {
-	local id
+	local rt id
 	if [ -f "$NH_T/.mine" ]; then
-		while read -r id; do
-			"$RUNC" --root "$ROOT" delete -f "$id" >/dev/null 2>&1 || true
+		while read -r rt id; do
+			"$rt" --root "$ROOT" delete -f "$id" >/dev/null 2>&1 || true
 		done <"$NH_T/.mine"
 	fi
 	# A test that failed halfway may leave a record: undo it while the lock is still held.
@@ -56,8 +56,9 @@ restore_leftovers() {
 	"$NODEHOOK_BIN" restore --all >/dev/null 2>&1 || true
 }
 
+# mine ID [RT]: delete ID (with RT, default runc) in teardown.
 mine() {
-	echo "$1" >>"$NH_T/.mine"
+	echo "${2:-$RUNC} $1" >>"$NH_T/.mine"
 }
 
 # ok_config RUNTIME [HOOK_NAMES...]: a valid node config naming RUNTIME, with nodehook's own
@@ -79,12 +80,8 @@ cpuset_of() {
 	awk -F: '$2 == "cpuset" { print $3 }' "/proc/$("$RUNC" --root "$ROOT" state "$1" | jq .pid)/cgroup"
 }
 
-status_of() {
-	"$RUNC" --root "$ROOT" state "$1" 2>/dev/null | jq -r .status
-}
-
-is_status() { # ID STATUS
-	[ "$(status_of "$1")" = "$2" ]
+is_status() { # ID STATUS [RT]
+	[ "$("${3:-$RUNC}" --root "$ROOT" state "$1" 2>/dev/null | jq -r .status)" = "$2" ]
 }
 
 # The fake's argv, one word a line ("" when it was not called).
@@ -212,44 +209,62 @@ gc_restores() {
 	nh_assert_eq '{}' "$(cat "$STATE/containers/$id.json")" "the record"
 }
 
-@test "runc: a node config unreadable as JSON: a running container is still inspected, killed and deleted through the wrapper by the default runtime, as runc does it; a new create refuses" {
+# survives_broken_config RT CONFIG ERROR: a container RT runs through the wrapper; then the node
+# config becomes CONFIG (text), which nodehook refuses with ERROR (a prefix). The container is
+# still inspected, killed and deleted through the wrapper as RT does it directly; a new create
+# through the wrapper refuses with one line. RT must be the runtime the broken config still leads
+# to: the one it names if that much can be read, else /usr/bin/runc.
+survives_broken_config() {
+	local rt=$1 a b
 	nh_bundle "$NH_T/b" '.process.args = ["sleep", "30"]'
-	local a b
 	a=$(nh_id a)
 	b=$(nh_id b)
-	mine "$a"
-	mine "$b"
+	mine "$a" "$rt"
+	mine "$b" "$rt"
+	nh_rt_node_config "$rt"
 	nh_rt_cap create "$W" --root "$ROOT" run -d --bundle "$NH_T/b" "$a"
 	cap_is create 0 "" "" || return 1
-	# Truncated: not even "runtime" can be read, so the fallback is /usr/bin/runc.
-	printf '{"state_dir": "%s", "runtime": "%s"' "$STATE" "$FAKE" >"$NH_T/node.json"
+	printf '%s' "$2" >"$NH_T/node.json"
 
-	nh_rt_cap direct "$RUNC" --root "$ROOT" state "$a"
+	nh_rt_cap direct "$rt" --root "$ROOT" state "$a"
 	nh_rt_cap wrapped "$W" --root "$ROOT" state "$a"
 	cap_is wrapped 0 "$(cat "$NH_T/cap/direct.out")" "" || return 1
-	nh_jq_assert "$NH_T/cap/wrapped.out" '.status == "running"'
+	nh_jq_assert "$NH_T/cap/wrapped.out" '.status == "running"' || return 1
 	nh_rt_cap kill "$W" --root "$ROOT" kill "$a" KILL
 	cap_is kill 0 "" "" || return 1
-	nh_rt_wait_for is_status "$a" stopped
+	nh_rt_wait_for is_status "$a" stopped "$rt" || return 1
 	nh_rt_cap delete "$W" --root "$ROOT" delete "$a"
 	cap_is delete 0 "" "" || return 1
-	nh_rt_cap gone "$RUNC" --root "$ROOT" state "$a"
-	nh_assert_eq 1 "$(cat "$NH_T/cap/gone.rc")" "runc state after delete"
-	# runc's own error, unchanged, for an id it does not know.
-	nh_rt_cap direct "$RUNC" --root "$ROOT" delete "$a"
+	nh_rt_cap gone "$rt" --root "$ROOT" state "$a"
+	[ "$(cat "$NH_T/cap/gone.rc")" != 0 ] || nh_fail "$rt still knows $a after delete" || return 1
+	# The runtime's own error, unchanged, for an id it does not know.
+	nh_rt_cap direct "$rt" --root "$ROOT" delete "$a"
 	nh_rt_cap wrapped "$W" --root "$ROOT" delete "$a"
-	nh_assert_eq "$(cat "$NH_T/cap/direct.rc")" "$(cat "$NH_T/cap/wrapped.rc")" "second delete: exit status"
+	nh_assert_eq "$(cat "$NH_T/cap/direct.rc")" "$(cat "$NH_T/cap/wrapped.rc")" "second delete: exit status" || return 1
 	nh_assert_eq "$(sed 's/time="[^"]*"//' "$NH_T/cap/direct.err")" \
-		"$(sed 's/time="[^"]*"//' "$NH_T/cap/wrapped.err")" "second delete: stderr"
-	nh_assert_eq "" "$(fake_argv)" "the fake's argv (the config's runtime could not be read)"
+		"$(sed 's/time="[^"]*"//' "$NH_T/cap/wrapped.err")" "second delete: stderr" || return 1
+	nh_assert_eq "" "$(fake_argv)" "the fake's argv" || return 1
 
 	nh_rt_cap create "$W" --root "$ROOT" create --bundle "$NH_T/b" "$b"
-	nh_assert_eq 1 "$(cat "$NH_T/cap/create.rc")" "create with a truncated config"
-	[[ "$(cat "$NH_T/cap/create.err")" == "nodehook: node config: $NH_T/node.json: invalid JSON"* ]] ||
-		nh_fail "create's error: $(cat "$NH_T/cap/create.err")"
-	nh_assert_eq 1 "$(wc -l <"$NH_T/cap/create.err")" "lines on stderr"
-	nh_rt_cap gone "$RUNC" --root "$ROOT" state "$b"
-	nh_assert_eq 1 "$(cat "$NH_T/cap/gone.rc")" "runc state of the refused container"
+	nh_assert_eq 1 "$(cat "$NH_T/cap/create.rc")" "create with a broken config" || return 1
+	[[ "$(cat "$NH_T/cap/create.err")" == "nodehook: node config: $NH_T/node.json: $3"* ]] ||
+		nh_fail "create's error: $(cat "$NH_T/cap/create.err")" || return 1
+	nh_assert_eq 1 "$(wc -l <"$NH_T/cap/create.err")" "lines on stderr" || return 1
+	nh_rt_cap gone "$rt" --root "$ROOT" state "$b"
+	[ "$(cat "$NH_T/cap/gone.rc")" != 0 ] || nh_fail "$rt knows the refused container $b"
+}
+
+@test "runc: a node config unreadable as JSON: a running container is still inspected, killed and deleted through the wrapper by the default runtime, as runc does it; a new create refuses" {
+	# Truncated: not even "runtime" (the fake) can be read, so the fallback is /usr/bin/runc.
+	survives_broken_config "$RUNC" "$(printf '{"state_dir": "%s", "runtime": "%s"' "$STATE" "$FAKE")" \
+		"invalid JSON"
+}
+
+@test "crun (through crun-nohybrid): a node config with an unknown key: a running container is still inspected, killed and deleted through the wrapper by the runtime it names, as crun does it; a new create refuses" {
+	nh_require_crun
+	survives_broken_config "$NH_CRUN" \
+		"$(printf '{"state_dir": "%s", "runtime": "%s", "bogus": 1}' "$STATE" "$NH_CRUN")" \
+		"unknown key 'bogus'"
 }
 
 @test "runc: a container isolating CPU 1 is deleted through the wrapper although the node config broke meanwhile; its record stays, and gc restores the node once the config is fixed" {
