@@ -8,9 +8,13 @@
  * the record. Every other command is a single execve.
  *
  * Output: nothing on success. When nodehook itself fails a command, the reason goes to the
- * --log file (JSON line with --log-format json, as runc writes them, which containerd reports),
- * and to stderr unless the command is create/run with a --log file (there stderr is the
- * container's). The runtime is not run then, and the exit status is 1. */
+ * --log file (JSON line with --log-format json, as runc writes them, which containerd reports;
+ * else logrus' text line), and to stderr unless the command is create/run with a --log file
+ * (there stderr is the container's). The runtime is not run then, and the exit status is 1;
+ * 127 where the runtime, run as a child (delete with a record, update), cannot be executed.
+ * An undo that fails after the runtime's delete succeeded is reported the same way, but the
+ * exit status stays the runtime's: the container is gone, a retried delete could only fail,
+ * and the record stays for `nodehook gc`. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
