@@ -73,7 +73,7 @@ pod_spec() {
 # sandbox_up SPEC: RunPodSandbox, with the defaults cri.js pod-up fills in, under bats' run; sets
 # POD_ID and SANDBOX (the config it sent), the pod kept for teardown. Returns 1 if it failed.
 sandbox_up() {
-	POD_ID= CONTAINER_ID=
+	POD_ID='' CONTAINER_ID=''
 	SANDBOX=$(jq -c '.sandbox | .metadata += {uid: ("uid-" + .metadata.name), attempt: 0}
 		| .linux.security_context.namespace_options = {network: "NODE", pid: "CONTAINER", ipc: "POD"}' "$1")
 	run --separate-stderr nh_cri call RunPodSandbox \

@@ -201,6 +201,7 @@ gc_restores() {
 		# shellcheck disable=SC2086 # word splitting is the point
 		FAKE_EXIT=3 nh_rt_cap call "$W" $args
 		cap_is call 3 "" "" || nh_fail "$args" || return 1
+		# shellcheck disable=SC2086
 		nh_assert_eq "$(printf '%s\n' "$FAKE" $args)" "$(fake_argv)" "argv the runtime got for '$args'" ||
 			return 1
 	done
