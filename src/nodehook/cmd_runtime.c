@@ -8,9 +8,13 @@
  * the record. Every other command is a single execve.
  *
  * Output: nothing on success. When nodehook itself fails a command, the reason goes to the
- * --log file (JSON line with --log-format json, as runc writes them, which containerd reports),
- * and to stderr unless the command is create/run with a --log file (there stderr is the
- * container's). The runtime is not run then, and the exit status is 1. */
+ * --log file (JSON line with --log-format json, as runc writes them, which containerd reports;
+ * else logrus' text line), and to stderr unless the command is create/run with a --log file
+ * (there stderr is the container's). The runtime is not run then, and the exit status is 1;
+ * 127 where the runtime, run as a child (delete with a record, update), cannot be executed.
+ * An undo that fails after the runtime's delete succeeded is reported the same way, but the
+ * exit status stays the runtime's: the container is gone, a retried delete could only fail,
+ * and the record stays for `nodehook gc`. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -29,6 +33,7 @@
 #include "container.h"
 #include "cpulist.h"
 #include "fileio.h"
+#include "hook_file.h"
 #include "hooks_dir.h"
 #include "hooks_match.h"
 #include "json_util.h"
@@ -39,6 +44,7 @@
 #include "runtime_args.h"
 #include "state_store.h"
 #include "sysroot.h"
+#include "utf8.h"
 #include "xalloc.h"
 
 /* Appends one line to the caller's --log, in the format it asked for. */
@@ -55,15 +61,22 @@ static void log_to_runtime_log(const struct runtime_args *a, const char *msg)
 	struct tm tm;
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
 	_cleanup_free_ char *line = NULL;
+	_cleanup_free_ char *full = xasprintf("nodehook: %s", msg);
 	if (a->log_format && strcmp(a->log_format, "json") == 0) {
+		/* JSON strings are UTF-8: a byte that is not (from a file name) becomes U+FFFD, as
+		 * Go's encoding/json writes it. */
+		size_t len = 0;
+		_cleanup_free_ char *valid = utf8_sanitize(full, strlen(full), &len);
 		_cleanup_json_ json_object *o = json_object_new_object();
 		json_object_object_add(o, "level", json_object_new_string("error"));
-		_cleanup_free_ char *full = xasprintf("nodehook: %s", msg);
-		json_object_object_add(o, "msg", json_object_new_string(full));
+		json_object_object_add(o, "msg", json_object_new_string_len(valid, (int)len));
 		json_object_object_add(o, "time", json_object_new_string(when));
 		line = xasprintf("%s\n", json_to_string(o, NULL));
 	} else {
-		line = xasprintf("time=\"%s\" level=error msg=\"nodehook: %s\"\n", when, msg);
+		/* logrus' text format, as runc writes it: the value quoted as Go's %q does, so that
+		 * a '"' or a newline in the message cannot break the line. */
+		_cleanup_free_ char *quoted = go_quote(full);
+		line = xasprintf("time=\"%s\" level=error msg=%s\n", when, quoted);
 	}
 	(void)write_all(fd, line, strlen(line));
 }
@@ -186,7 +199,8 @@ static int run_runtime_child(const struct runtime_args *a, const char *runtime, 
 		if (stdin_fd >= 0 && dup2(stdin_fd, STDIN_FILENO) < 0)
 			_exit(127);
 		execv(runtime, runtime_argv(runtime, argc, argv));
-		fprintf(stderr, "nodehook: exec %s: %s\n", runtime, strerror(errno));
+		/* Reported like the exec'd path's failure: --log too, where containerd looks. */
+		(void)fail(a, "exec %s: %s", runtime, strerror(errno));
 		_exit(127);
 	}
 	child_pid = pid;
