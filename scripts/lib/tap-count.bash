@@ -155,6 +155,19 @@ tap_meson() {
 	done < <(jq -rs '.[] | [.name, .result, (.returncode | tostring)] | @tsv' "$log")
 }
 
+# tap_opt_out VAR WHERE: true if the environment variable VAR is 1 and CI is not set: the tier
+# WHERE is then counted and listed as skipped by request. Under CI the opt-out is refused, and
+# that refusal is a failure (the tier still runs).
+tap_opt_out() {
+	[ "${!1:-}" = 1 ] || return 1
+	if [ -z "${CI:-}" ]; then
+		tap_skip "$2" "(whole tier)" "skipped by request: $1=1"
+		return 0
+	fi
+	tap_fail "$2" "(whole tier)" "$1=1 is refused under CI (CI=$CI): the tier runs"
+	return 1
+}
+
 # tap_report: the lists, then the closing line, last.
 tap_report() {
 	local l
