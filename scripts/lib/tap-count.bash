@@ -43,8 +43,9 @@ tap_directive() {
 	done
 	TAP_NAME=${TAP_NAME%"${TAP_NAME##*[![:space:]]}"}
 	TAP_REASON=${TAP_REASON#"${TAP_REASON%%[![:space:]]*}"}
-	TAP_REASON=${TAP_REASON#(}
-	TAP_REASON=${TAP_REASON%)}
+	if [[ $TAP_REASON == \(*\) ]]; then
+		TAP_REASON=${TAP_REASON:1:-1}
+	fi
 }
 
 # tap_count WHERE FILE: adds FILE's TAP to the totals; WHERE names it in the lists.
