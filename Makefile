@@ -13,7 +13,8 @@ build: deps
 demo: deps build
 	scripts/demo
 
-# Every test, twice: gcc with ASan+UBSan, then clang. Ends with "N passed, N failed".
+# Every test, twice: gcc with ASan+UBSan, then clang; QEMU once. Ends with "N passed, N failed,
+# N skipped", the failures, known failures and skips listed above it (docs/TESTING.md).
 check: deps
 	scripts/check
 

@@ -11,7 +11,10 @@
 #include "regex_go.h"
 #include "xalloc.h"
 
-/* Pathological patterns must fail fast; the budget is generous for sanitizer builds. */
+/* What bounds a match is PCRE2's match limit (REGEX_GO_MATCH_LIMIT steps): a pathological
+ * pattern must come back E2BIG, and any other result means the match ended within the limit.
+ * Time is not a verdict (a loaded 2-CPU machine running sanitizer builds can take seconds); a
+ * match slower than this is only reported, as a TAP comment. */
 #define SLOW_SECONDS 2.0
 
 static pcre2_code *compile_ok(const char *pattern)
@@ -35,6 +38,15 @@ static int match_timed(const pcre2_code *re, const char *subject, size_t len, st
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	*ret_seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	return r;
+}
+
+static void report_slow(const char *pattern, size_t len, double seconds)
+{
+	if (seconds > SLOW_SECONDS)
+		print_message(
+		    "# `%s` on %zu bytes took %.2f s (reported only: the step limit bounds "
+		    "it)\n",
+		    pattern, len, seconds);
 }
 
 static void split_tabs(const char *line, char **fields, size_t max, size_t *ret_n)
@@ -112,8 +124,7 @@ static void assert_too_expensive(const char *pattern, const char *subject, size_
 	assert_int_equal(err->errnum, E2BIG);
 	assert_string_equal(err->msg,
 			    "regular expression too expensive to match (limit 100000 steps)");
-	if (seconds > SLOW_SECONDS)
-		fail_msg("`%s` on %zu bytes took %.2f s", pattern, len, seconds);
+	report_slow(pattern, len, seconds);
 }
 
 /* A subject of n copies of c followed by tail. */
@@ -158,7 +169,7 @@ static void test_nested_plus_without_required_char_is_fast(void **state)
 		assert_int_equal(r, -E2BIG);
 	else
 		assert_int_equal(r, 0);
-	assert_true(seconds < SLOW_SECONDS);
+	report_slow("(x+x+)+y", len, seconds);
 }
 
 static void test_plain_patterns_on_long_subjects(void **state)
@@ -173,7 +184,7 @@ static void test_plain_patterns_on_long_subjects(void **state)
 		int r = match_timed(re, s, len, &err, &seconds);
 		if (r != 1)
 			fail_msg("`%s` on 50 KiB: %d %s", matching[i], r, err ? err->msg : "");
-		assert_true(seconds < SLOW_SECONDS);
+		report_slow(matching[i], len, seconds);
 	}
 	_cleanup_pcre2_ pcre2_code *re = compile_ok("b");
 	_cleanup_error_ struct nh_error *err = NULL;

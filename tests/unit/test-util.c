@@ -13,6 +13,13 @@
 #include "fileio.h"
 #include "xalloc.h"
 
+/* Line-buffered stdout in every unit binary: cmocka prints its TAP there, and a binary that
+ * crashes mid-run must still show the cases it finished (the rest count as never run). */
+__attribute__((constructor)) static void tu_stdout_line_buffered(void)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+}
+
 void tu_suite_add(struct tu_suite *s, const char *name, CMUnitTestFunction f, void *state,
 		  void (*free_state)(void *))
 {
@@ -89,6 +96,12 @@ static bool is_blank(const char *s, size_t len)
 	return true;
 }
 
+static void fail_no_records(void **state)
+{
+	fail_msg("%s holds no records: a data-driven test with no cases tests nothing",
+		 (const char *)*state);
+}
+
 size_t tu_suite_add_records(struct tu_suite *s, const char *name, CMUnitTestFunction f)
 {
 	_cleanup_free_ char *path = tu_data_path(name);
@@ -128,8 +141,11 @@ size_t tu_suite_add_records(struct tu_suite *s, const char *name, CMUnitTestFunc
 		}
 		p += n + 1;
 	}
-	if (count == 0)
-		fprintf(stderr, "%s: no cases\n", path);
+	if (count == 0) {
+		/* A data file that lost its records must not pass as "0 of 0 failed". */
+		_cleanup_free_ char *case_name = xasprintf("%s: no records", name);
+		tu_suite_add(s, case_name, fail_no_records, xstrdup(path), free);
+	}
 	return count;
 }
 

@@ -9,8 +9,8 @@
 #
 # The guests run $NODEHOOK_BIN (default build/src/nodehook/nodehook), copied first: the guest
 # reads it over 9p, and a rebuild on the host during a boot would pull it from under the hooks.
-# Boots skip (with the runner's reason) without root, qemu or prepared kernels; a missing
-# binary fails. About 35-50 s per boot on the 2-CPU test machine, one at a time.
+# Boots fail (with the runner's reason) without root, qemu or prepared kernels, or skip if
+# NODEHOOK_SKIP_VM=1 outside CI (lib/host.bash); a missing binary fails. About 35-50 s per boot on the 2-CPU test machine, one at a time.
 
 load lib/host
 
@@ -27,9 +27,11 @@ setup_file() {
 	export NODEHOOK_VM_EXPOSE=$BATS_FILE_TMPDIR/bin${NODEHOOK_VM_EXPOSE:+:$NODEHOOK_VM_EXPOSE}
 }
 
-# hook KERNEL CG: boots hook.sh; passes if the run passed.
+# hook KERNEL CG [LINES_FILE]: boots hook.sh; passes if the run passed. The boot's lines go to
+# LINES_FILE first, if given, for a later test of the same boot.
 hook() {
 	boot "$1" "$2" "$BATS_TEST_DIRNAME/hook.sh" "$NH"
+	[ -z "${3:-}" ] || printf '%s\n' "${lines[@]}" >"$3"
 	[ "$status" -eq 0 ]
 	has "NHVM-EXIT rc=0"
 }
@@ -42,8 +44,7 @@ TWO=(two.run two.spans two.cpusets two.delete-first two.spans-first two.cpusets-
 	two.state-first two.delete-second two.restore.spans two.restore.cpusets two.restore.state)
 
 @test "cgroup v1 (6.1): CPUs 2-3 leave balancing, the guard keeps them out, two containers, all restored" {
-	hook 6.1 v1
-	printf '%s\n' "${lines[@]}" >"$BATS_FILE_TMPDIR/v1.lines"
+	hook 6.1 v1 "$BATS_FILE_TMPDIR/v1.lines"
 	passes v1 setup.spans "${ISOLATE[@]}" "${TWO[@]}" survive.guard survive.control \
 		survive.control-delete survive.control-gone
 	has "NHVM-RESULT v1.two.cpusets-first PASS root.lb=0 nh-test.lb=0 pod.lb=0 ctrb.lb=0 hk.cpus=0-2 "
@@ -55,12 +56,17 @@ TWO=(two.run two.spans two.cpusets two.delete-first two.spans-first two.cpusets-
 	qemu_gone
 }
 
-# Known limitation on cgroup v1, not a test: the guard turns a new container's cpuset unbalanced
-# only at its createRuntime, after runc made it balanced over every CPU. For that long the
-# domains merge, and the balancer may move host tasks onto the isolated CPUs, where they stay
-# once the domains split again (the sched domains themselves come back: see the test above).
-# hook.sh still measures it and prints v1.survive.stray (SKIP KNOWN BUG ...) in the log; on
-# 6.12 (v2) the same check is asserted. README, "Known limitations", says what to do about it.
+# A known bug on cgroup v1 (README, "Known limitations"): the guard turns a new container's
+# cpuset unbalanced only at its createRuntime, after runc made it balanced over every CPU. For
+# that long the domains merge, and the balancer may move host tasks onto the isolated CPUs,
+# where they stay once the domains split again (the sched domains themselves come back: see
+# the test above). hook.sh measures it in the boot above (survive.stray, "SKIP KNOWN BUG" in
+# the guest so that the boot's other checks still count); this test asserts what should hold.
+# While the bug shows it fails, and its TODO makes that a known failure: listed by scripts/check,
+# never counted as passed. Remove the TODO with the fix; on 6.12 (v2) the check is asserted.
+@test "cgroup v1 (6.1): host tasks running while a container starts stay off the isolated CPUs # TODO known bug: the v1 guard acts only after runc made the new cpuset balanced over every CPU" {
+	known_bug v1 survive.stray "$BATS_FILE_TMPDIR/v1.lines"
+}
 
 @test "cgroup v2, local partitions only (6.1): a clear refusal, on_error log, a node-level partition" {
 	hook 6.1 v2
