@@ -20,6 +20,7 @@
 # removal); the record must still be there, and `nodehook gc` must put the node back exactly.
 
 load lib/common
+load lib/node
 load lib/hook
 
 setup_file() {
@@ -62,7 +63,7 @@ crash_points() {
 		if [ "$status" -eq 0 ]; then
 			completed=$n
 			# No crash point left: the apply went through. Delete, then gc.
-			nh_assert_cpu1_isolated
+			nh_assert_isolated 1
 			runc delete -f "$id"
 		else
 			[[ $stderr == *"signal: killed"* ]] ||
@@ -117,7 +118,7 @@ poststop_crash_at() {
 		nh_bundle_rehook "$bundle" "$hooks"
 		run --separate-stderr nh_runc_start create "$id" "$bundle"
 		nh_assert_status 0
-		nh_assert_cpu1_isolated
+		nh_assert_isolated 1
 		# runc 1.1 logs a failed poststop hook and still exits 0 (later versions fail): the
 		# kill shows in stderr.
 		run --separate-stderr runc delete -f "$id"

@@ -10,11 +10,13 @@
 #
 # Podman runs in a private store (lib/common.bash, nh_podman_setup) with runc, on a --rootfs
 # copy of the busybox rootfs and --network none. runc runs createRuntime; Podman runs poststop
-# itself, after the runtime's delete, with a state that has no pid (runtimes.md). The node lock,
-# the cpuset snapshot and the restore in teardown are lib/hook-node.bash's, as in hook-runc.bats.
+# itself, after the runtime's delete, with a state that has no pid (Podman's hooks.d support
+# handles poststop and never writes it into config.json). The node lock, the cpuset snapshot, the
+# assertions and the restore in teardown are lib/node.bash's, as in hook-runc.bats.
 
 load lib/common
-load lib/hook-node
+load lib/node
+load lib/hook
 
 SHIPPED=(nodehook-createruntime.json nodehook-poststop.json)
 ANNOTATION=cpu-load-balancing.nodehook.io
@@ -27,16 +29,7 @@ setup_file() {
 		[ -f "$NH_DEPLOY_DIR/$f" ] ||
 			nh_fail "$NH_DEPLOY_DIR/$f is missing: build first (ninja -C build)" || return 1
 	done
-	[ "$(id -u)" = 0 ] || skip "needs root: podman here runs rootful, with runc"
-	local c
-	for c in podman conmon runc jq taskset flock; do
-		command -v "$c" >/dev/null || skip "$c is not installed (scripts/install-deps installs it)"
-	done
-	mkdir -p "$NH_SCRATCH"
-	nh_podman_setup "$(mktemp -d "$NH_SCRATCH/nh-podman-XXXXXXXX")"
-	export NH_PODMAN_DIR
-	export ROOTFS=$NH_PODMAN_DIR/bundle/rootfs
-	nh_bundle "$NH_PODMAN_DIR/bundle"
+	nh_podman_file_setup
 }
 
 teardown_file() {
@@ -44,16 +37,13 @@ teardown_file() {
 }
 
 setup() {
-	nh_node_require
-	nh_setup
-	nh_node_config
+	nh_podman_require
+	nh_hook_setup
 	write_hooks_dir
-	nh_node_setup
 }
 
 teardown() {
-	nh_node_teardown
-	nh_teardown
+	nh_hook_teardown
 }
 
 # $PHOOKS: the shipped files with the binary under test and NODEHOOK_CONFIG.
@@ -68,16 +58,17 @@ write_hooks_dir() {
 }
 
 # podman_run NAME ARGS...: `podman run -d` of `sleep 30` pinned to CPU 1 with our hooks dir;
-# sets CID (the full id) and status; the container is tracked for teardown.
+# sets CID (the full id) and status; the container is tracked for teardown, its cgroup is ours.
 podman_run() {
 	local name=$1
 	shift
 	nh_podman_track "$name"
 	status=0
-	CID=$(nh_podman --hooks-dir "$PHOOKS" run -d --name "$name" --network none --cpuset-cpus 1 \
-		"$@" --rootfs "$ROOTFS" sleep 30 2>"$NH_T/podman.err" {NH_NODE_LOCK_FD}>&-) || status=$?
+	CID=$(nh_nolock nh_podman --hooks-dir "$PHOOKS" run -d --name "$name" --network none --cpuset-cpus 1 \
+		"$@" --rootfs "$ROOTFS" sleep 30 2>"$NH_T/podman.err") || status=$?
 	[ "$status" = 0 ] || nh_fail "podman run failed ($status): $(cat "$NH_T/podman.err")" || return 1
 	nh_podman_note_started "$CID"
+	nh_node_ours "/libpod_parent/libpod-$CID/*"
 }
 
 # The config.json Podman gave runc for the container.
@@ -104,7 +95,8 @@ oci_config() {
 
 @test "podman: an annotated container pinned to CPU 1 isolates it; exit and rm restore every flag" {
 	podman_run "$(nh_id iso)" --annotation "$ANNOTATION=disable"
-	nh_assert_isolated "$NH_T/.cpuset-before" 1
+	nh_assert_isolated 1
+	nh_assert_cpuset "/libpod_parent/libpod-$CID/" "0 1"
 	nh_jq_assert "$NH_STATE/cpuset-v1.json" --arg id "$CID" '.isolated == {($id): "1"}'
 	nh_assert_eq "$CID.json" "$(ls "$NH_STATE/containers")" "records"
 	nh_jq_assert "$NH_STATE/containers/$CID.json" --arg id "$CID" \
@@ -115,20 +107,13 @@ oci_config() {
 
 	run --separate-stderr nh_podman stop -t 0 "$(nh_id iso)"
 	nh_assert_status 0
-	# Podman runs poststop in the cleanup after the container exits: give it a moment.
-	local i
-	for i in $(seq 50); do
-		[ -e "$NH_STATE/cpuset-v1.json" ] || break
-		sleep 0.1
-	done
-	nh_assert_cpusets_restored "$NH_T/.cpuset-before"
-	[ ! -e "$NH_STATE/cpuset-v1.json" ] || nh_fail "ledger left after exit: $(cat "$NH_STATE/cpuset-v1.json")"
+	# Podman runs poststop in the cleanup after the container exits, asynchronously.
+	nh_wait_for test ! -e "$NH_STATE/cpuset-v1.json"
+	nh_assert_node_restored "/libpod_parent/libpod-$CID/"
 
 	run --separate-stderr nh_podman rm "$(nh_id iso)"
 	nh_assert_status 0
-	nh_assert_cpusets_restored "$NH_T/.cpuset-before"
-	[ ! -e "$NH_STATE/cpuset-v1.json" ] || nh_fail "ledger left after rm"
-	nh_assert_eq "" "$(ls -A "$NH_STATE/containers")" "records after rm"
+	nh_assert_node_restored
 }
 
 @test "podman: a container without the annotation runs no nodehook hook and leaves the node alone" {
@@ -147,12 +132,12 @@ oci_config() {
 
 	podman_run "$(nh_id plain)"
 	nh_jq_assert "$(oci_config "$CID")" --arg p "$NODEHOOK_BIN" '[.. | objects | .path? | select(. == $p)] == []'
-	nh_assert_cpusets_restored "$NH_T/.cpuset-before" "/libpod_parent/libpod-$CID"
+	nh_assert_node_restored "/libpod_parent/libpod-$CID/"
 	run --separate-stderr nh_podman stop -t 0 "$(nh_id plain)"
 	nh_assert_status 0
 	run --separate-stderr nh_podman rm "$(nh_id plain)"
 	nh_assert_status 0
 	nh_assert_eq "$atime" "$(stat -c %X "$NH_NODE_CONFIG")" "atime of NODEHOOK_CONFIG (a hook read it)"
 	[ ! -e "$NH_STATE" ] || nh_fail "the state dir exists: $(find "$NH_STATE")"
-	nh_assert_cpusets_restored "$NH_T/.cpuset-before"
+	nh_assert_node_restored
 }

@@ -4,15 +4,15 @@
 #
 # Each test: a node config of its own (state under $NH_T), two hooks.d files (createRuntime and
 # poststop, matching cpu-load-balancing.* annotations, NODEHOOK_CONFIG in their env) injected into
-# a busybox bundle by `nodehook hooks inject`, runc by id. The node lock is held and every
-# cpuset's flag and CPUs are snapshotted first; teardown deletes the containers and writes back
-# whatever still differs from the snapshot (lib/hook-node.bash). CPU 1 is the one isolated.
+# a busybox bundle by `nodehook hooks inject`, runc by id. The node lock, the snapshot, the
+# assertions and the teardown are lib/node.bash's. CPU 1 is the one isolated.
 #
 # Hooks run by hand (`nh_hook`) get the state JSON on stdin as runc gives it, and only
 # NODEHOOK_CONFIG in their environment; every such run also asserts an empty stdout.
 
 load lib/common
-load lib/hook-node
+load lib/node
+load lib/hook
 
 ANNOTATION=cpu-load-balancing.nodehook.io
 
@@ -21,18 +21,13 @@ setup_file() {
 }
 
 setup() {
-	nh_node_require
-	nh_require_cmds runc jq taskset flock
-	nh_setup
-	nh_node_config
+	nh_hook_setup
 	HOOKS=$NH_T/hooks.d
 	write_hooks
-	nh_node_setup
 }
 
 teardown() {
-	nh_node_teardown
-	nh_teardown
+	nh_hook_teardown
 }
 
 # The two hooks.d files of the manual recipe: nodehook at createRuntime and at poststop, for
@@ -63,8 +58,7 @@ start() {
 	echo "runc $ID" >>"$NH_T/.containers"
 	ERR=$NH_T/$ID.err
 	status=0
-	runc run -d --bundle "$B" "$ID" </dev/null >"$NH_T/$ID.out" 2>"$ERR" {NH_NODE_LOCK_FD}>&- ||
-		status=$?
+	nh_nolock runc run -d --bundle "$B" "$ID" </dev/null >"$NH_T/$ID.out" 2>"$ERR" || status=$?
 }
 
 # The state JSON runc gives a hook for $ID and $B (no pid, as at poststop, unless given).
@@ -89,26 +83,19 @@ assert_refused() {
 			"runc said: $(cat "$ERR")" || return 1
 	! runc state "$ID" >/dev/null 2>&1 || nh_fail "runc still knows $ID" || return 1
 	[ ! -e "$NH_STATE" ] || nh_fail "the hook created its state dir: $(find "$NH_STATE")" || return 1
-	nh_assert_cpusets_restored "$NH_T/.cpuset-before"
-}
-
-assert_no_state_left() {
-	[ ! -e "$NH_STATE/cpuset-v1.json" ] || nh_fail "ledger left: $(cat "$NH_STATE/cpuset-v1.json")" ||
-		return 1
-	[ -z "$(ls -A "$NH_STATE/containers" 2>/dev/null)" ] ||
-		nh_fail "records left: $(ls -A "$NH_STATE/containers")"
+	nh_assert_node_restored
 }
 
 # save_isolation, then assert_isolation_unchanged WHEN: the cpusets, the ledger and $ID's record
 # (the only one) are as they were.
 save_isolation() {
-	SAVED_FLAGS=$(nh_cpuset_snapshot)
+	SAVED_FLAGS=$(nh_cpusets)
 	SAVED_LEDGER=$(cat "$NH_STATE/cpuset-v1.json")
 	SAVED_RECORD=$(cat "$NH_STATE/containers/$ID.json")
 }
 
 assert_isolation_unchanged() {
-	nh_assert_eq "$SAVED_FLAGS" "$(nh_cpuset_snapshot)" "cpusets $1" &&
+	nh_assert_eq "$SAVED_FLAGS" "$(nh_cpusets)" "cpusets $1" &&
 		nh_assert_json_eq "$SAVED_LEDGER" "$(cat "$NH_STATE/cpuset-v1.json")" "ledger $1" &&
 		nh_assert_eq "$ID.json" "$(ls "$NH_STATE/containers")" "records $1" &&
 		nh_assert_json_eq "$SAVED_RECORD" "$(cat "$NH_STATE/containers/$ID.json")" "record $1"
@@ -119,8 +106,7 @@ assert_isolation_unchanged() {
 undo_and_assert_restored() {
 	nh_hook poststop "$(state_json)"
 	nh_assert_status 0
-	nh_assert_cpusets_restored "$NH_T/.cpuset-before"
-	assert_no_state_left
+	nh_assert_node_restored
 }
 
 # --- isolation and restore ------------------------------------------------------------------
@@ -132,10 +118,9 @@ undo_and_assert_restored() {
 	start
 	nh_assert_status 0
 	nh_assert_eq running "$(runc state "$ID" | jq -r .status)" "container status"
-	nh_assert_isolated "$NH_T/.cpuset-before" 1
+	nh_assert_isolated 1
 	# The container's own cpuset: CPU 1 only, and off too.
-	nh_assert_eq "0 1" "$(cat "$NH_CS/$ID/cpuset.sched_load_balance" "$NH_CS/$ID/cpuset.cpus" | tr '\n' ' ' | sed 's/ $//')" \
-		"the container's cpuset (lb, cpus)"
+	nh_assert_cpuset "/$ID/" "0 1"
 	nh_jq_assert "$NH_STATE/cpuset-v1.json" --arg id "$ID" --arg m "$NH_CS" \
 		'.isolated == {($id): "1"} and .housekeeping == "/nodehook-housekeeping" and .mount == $m
 		 and (.changed | length > 0) and all(.changed[]; .old == "1")'
@@ -146,41 +131,29 @@ undo_and_assert_restored() {
 
 	run --separate-stderr runc delete -f "$ID"
 	nh_assert_status 0 # runc delete fails when a poststop hook fails
-	nh_assert_cpusets_restored "$NH_T/.cpuset-before"
-	assert_no_state_left
+	nh_assert_node_restored
 }
 
 @test "runc: busy loops stay on CPU 0 while CPU 1 is isolated and spread again after delete (behaviour)" {
-	if ! nh_lb_probe_spreads; then
-		skip "host too busy for the load-balancing probe: with nothing isolated, two busy loops did not spread in two tries (cpu/nr_migrations: $NH_PROBE_LOG); the flags are asserted by the test above"
-	fi
-	local baseline=$NH_PROBE_LOG
-	echo "# probe, nothing isolated (cpu/nr_migrations per loop): $baseline" >&3
+	nh_probe_must_spread "baseline, nothing isolated"
 	make_bundle probe
 	start
 	nh_assert_status 0
-	nh_assert_isolated "$NH_T/.cpuset-before" 1
-	nh_lb_probe
-	local isolated=$NH_PROBE isolated_log=$NH_PROBE_LOG
-	echo "# probe, CPU 1 isolated: $isolated_log" >&3
-	if [ "$isolated" != stays ]; then
+	nh_assert_isolated 1
+	nh_probe 2 --watch
+	echo "# probe, CPU 1 isolated: $NH_PROBE_LOG" >&3
+	if [ "$NH_PROBE" != stays ]; then
 		# A cpuset born meanwhile (someone else's container) is balanced and may cover CPU 1:
 		# without the guard hook for that runtime, that undoes isolation, and is not ours to judge.
-		local path lb cpus foreign=
-		while read -r path lb cpus; do
-			[ "$lb" = 1 ] && [ "$path" != "$NH_HK" ] && nh_cpulist_has "$cpus" 1 &&
-				! grep -q "^$path " "$NH_T/.cpuset-before" && foreign+=" $path"
-		done < <(nh_cpuset_snapshot)
-		[ -z "$foreign" ] || skip "a balanced cpuset covering CPU 1 appeared during the probe:$foreign (not created by this test); the flags are asserted by the test above"
-		nh_fail "while CPU 1 was isolated, a busy loop left CPU 0 or migrated (cpu/nr_migrations):" \
-			"  isolated: $isolated_log" "  baseline: $baseline" || return 1
+		local foreign
+		foreign=$(nh_foreign_balanced_on_cpu1)$NH_PROBE_FOREIGN
+		[ -z "$foreign" ] || skip "a balanced cpuset covering CPU 1 appeared during the probe: $foreign (not created by this test); the flags are asserted by the test above"
+		nh_fail "while CPU 1 was isolated, the busy loops spread: $NH_PROBE_LOG" || return 1
 	fi
 	run --separate-stderr runc delete -f "$ID"
 	nh_assert_status 0
-	nh_assert_cpusets_restored "$NH_T/.cpuset-before"
-	nh_lb_probe_spreads && echo "# probe, after delete: $NH_PROBE_LOG" >&3 ||
-		nh_fail "after delete the busy loops did not spread again (cpu/nr_migrations):" \
-			"  after:    $NH_PROBE_LOG" "  isolated: $isolated_log" "  baseline: $baseline"
+	nh_assert_node_restored
+	nh_probe_must_spread "after delete"
 }
 
 # --- refusals: the start fails, the node stays as it was --------------------------------------
@@ -225,7 +198,7 @@ containerd_app() {
 	nh_assert_status 0
 	nh_assert_eq running "$(runc state "$ID" | jq -r .status)" "container status"
 	[ ! -e "$NH_STATE" ] || nh_fail "the hook created its state dir: $(find "$NH_STATE")"
-	nh_assert_cpusets_restored "$NH_T/.cpuset-before"
+	nh_assert_node_restored "/$ID/"
 	# runc shows a hook's stderr only when it fails: run the hook by hand to read the warning.
 	nh_hook createRuntime "$(state_json "$(runc state "$ID" | jq .pid)")"
 	nh_assert_status 0
@@ -235,7 +208,7 @@ containerd_app() {
 	[ ! -e "$NH_STATE" ] || nh_fail "the hook created its state dir: $(find "$NH_STATE")"
 	run --separate-stderr runc delete -f "$ID"
 	nh_assert_status 0
-	nh_assert_cpusets_restored "$NH_T/.cpuset-before"
+	nh_assert_node_restored
 }
 
 # --- the hook by hand -------------------------------------------------------------------------
@@ -255,19 +228,19 @@ containerd_app() {
 			nh_fail "$stage: unexpected message: $stderr"
 	done
 	nh_assert_eq "$before" "$(tree_listing)" "files under $NH_T"
-	nh_assert_cpusets_restored "$NH_T/.cpuset-before"
+	nh_assert_node_restored
 }
 
 @test "hook: createRuntime twice with the same state is idempotent (one record, same flags)" {
 	make_bundle twice
-	sleep 60 {NH_NODE_LOCK_FD}>&- & # stands in for the container's init
-	echo $! >>"$NH_T/.hogs"
+	nh_nolock sleep 60 & # stands in for the container's init
+	echo $! >>"$NH_T/.pids"
 	local state
 	state=$(state_json $!)
 	nh_hook createRuntime "$state"
 	nh_assert_status 0
 	nh_assert_one_line "$stderr" "the hook's stderr"
-	nh_assert_isolated "$NH_T/.cpuset-before" 1
+	nh_assert_isolated 1
 	save_isolation
 	nh_hook createRuntime "$state"
 	nh_assert_status 0

@@ -6,6 +6,7 @@
 # usage errors.
 
 load lib/common
+load lib/node
 load lib/hook
 
 setup_file() {
@@ -88,7 +89,7 @@ ISO_DATE='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z'
 	local a
 	a=$(nh_id a)
 	nh_runc_start run "$a" "$NH_T/b"
-	nh_assert_cpu1_isolated
+	nh_assert_isolated 1
 
 	run --separate-stderr "$NODEHOOK_BIN" status
 	nh_assert_status 0
@@ -124,8 +125,8 @@ ISO_DATE='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z'
 	nh_assert_eq "$a: restored (cpu-load-balancing)" "$output"
 	nh_assert_eq running "$(nh_runc_status "$a")" "the container after restore"
 	# Every flag back; the container's own cpuset balanced again, as it was born.
-	nh_assert_node_restored_but "/$a/"
-	nh_assert_eq 1 "$(nh_lb "/$a")" "sched_load_balance of the container's cpuset"
+	nh_assert_node_restored "/$a/"
+	nh_assert_cpuset "/$a/" "1 1"
 	run --separate-stderr "$NODEHOOK_BIN" status
 	nh_assert_eq "nothing applied" "$output"
 
@@ -146,7 +147,7 @@ ISO_DATE='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z'
 	nh_assert_status 0
 	nh_assert_eq "$a: running, kept
 $b: running, kept" "$output"
-	nh_assert_cpu1_isolated
+	nh_assert_isolated 1
 
 	# b goes without its poststop hook. Its process may stay a zombie for a while here (PID 1
 	# reaps slowly): gc must not wait for the reap.
@@ -165,7 +166,7 @@ $b: gone, restored (cpu-load-balancing)" "$output"
 	local zombie=no
 	[ "$(awk '{print $3}' "/proc/$bpid/stat" 2>/dev/null)" = Z ] && zombie=yes
 	echo "# $b's process was a zombie during gc: $zombie (either way it counts as gone)" >&3
-	nh_assert_cpu1_isolated
+	nh_assert_isolated 1
 	jq -e --arg id "$a" '.isolated == {($id): "1"}' "$NH_STATE/cpuset-v1.json" >/dev/null ||
 		nh_fail "the ledger after gc:" "$(cat "$NH_STATE/cpuset-v1.json")"
 
@@ -193,13 +194,13 @@ $b: gone, restored (cpu-load-balancing)" "$output"
 	run --separate-stderr "$NODEHOOK_BIN" gc --dry-run
 	nh_assert_status 0
 	nh_assert_eq "$a: no record, would release orphaned ledger entries (cpu-load-balancing)" "$output"
-	nh_assert_cpu1_isolated
+	nh_assert_isolated 1
 
 	run --separate-stderr "$NODEHOOK_BIN" gc
 	nh_assert_status 0
 	nh_assert_eq "$a: no record, released orphaned ledger entries (cpu-load-balancing)" "$output"
-	nh_assert_node_restored_but "/$a/"
-	nh_assert_eq 1 "$(nh_lb "/$a")" "sched_load_balance of the container's cpuset"
+	nh_assert_node_restored "/$a/"
+	nh_assert_cpuset "/$a/" "1 1"
 
 	runc delete -f "$a"
 	nh_assert_node_restored

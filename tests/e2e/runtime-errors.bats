@@ -9,9 +9,10 @@
 # Real runc with a private --root ($NH_T/root). Where only argv and the exit status matter, a
 # fake runtime (a shell script named as "runtime" in the node config) records its argv and exits
 # FAKE_EXIT; it says so where it is used. Tests that let nodehook isolate CPU 1 take the node lock
-# (lib/runtime.bash).
+# and judge the node with lib/node.bash.
 
 load lib/common
+load lib/node
 load lib/runtime
 
 setup_file() {
@@ -44,16 +45,10 @@ teardown() {
 			"$rt" --root "$ROOT" delete -f "$id" >/dev/null 2>&1 || true
 		done <"$NH_T/.mine"
 	fi
-	# A test that failed halfway may leave a record: undo it while the lock is still held.
-	[ ! -d "${STATE:-/nonexistent}/containers" ] || restore_leftovers
-	nh_rt_node_teardown
+	# A test that failed halfway may leave a record: nh_node_teardown undoes it (with a config
+	# of its own: the test's may be broken on purpose) while the lock is still held.
+	nh_node_teardown
 	nh_teardown
-}
-
-# Puts a valid node config back and runs `nodehook restore --all` on the test's state dir.
-restore_leftovers() {
-	nh_rt_node_config "$RUNC"
-	"$NODEHOOK_BIN" restore --all >/dev/null 2>&1 || true
 }
 
 # mine ID [RT]: delete ID (with RT, default runc) in teardown.
@@ -114,29 +109,30 @@ log_text_is() {
 	nh_assert_eq "$2" "${BASH_REMATCH[1]}" "the msg value in $1"
 }
 
-# start_isolated NAME HOOK_FILES...: takes the node lock, writes a node config naming runc with
-# nodehook's hooks.d files HOOK_FILES, and runs a pinned, annotated container through the
-# wrapper; sets ID and CG (its cpuset), and checks that CPU 1 is isolated for it.
+# start_isolated NAME HOOK_FILES...: takes the node lock (and the snapshot), writes a node config
+# naming runc with nodehook's hooks.d files HOOK_FILES, and runs a pinned, annotated container
+# through the wrapper; sets ID and CG (its cpuset), and checks that CPU 1 is isolated for it.
 start_isolated() {
 	local name=$1
 	shift
-	nh_rt_node_lock
+	nh_node_require
+	nh_node_setup || return 1
 	ok_config "$RUNC" "$@"
 	pinned_bundle b
 	ID=$(nh_id "$name")
 	mine "$ID"
-	nh_rt_nolock nh_rt_cap create "$W" --root "$ROOT" run -d --bundle "$NH_T/b" "$ID"
+	nh_nolock nh_rt_cap create "$W" --root "$ROOT" run -d --bundle "$NH_T/b" "$ID"
 	cap_is create 0 "" "" || return 1
 	CG=$(cpuset_of "$ID")
-	nh_rt_assert_cpu1_isolated "$CG"
+	nh_assert_isolated 1 || return 1
+	nh_assert_cpuset "$CG/" "0 1"
 }
 
-# gone_but_held ID: runc no longer knows ID, but its record and CPU 1's isolation are still there.
+# gone_but_held ID: runc no longer knows ID, but its record is still there.
 gone_but_held() {
 	nh_rt_cap gone "$RUNC" --root "$ROOT" state "$1"
 	nh_assert_eq 1 "$(cat "$NH_T/cap/gone.rc")" "runc state after delete" || return 1
-	[ -f "$STATE/containers/$1.json" ] || nh_fail "the record of $1 went" || return 1
-	nh_rt_assert_cpu1_isolated ""
+	[ -f "$STATE/containers/$1.json" ] || nh_fail "the record of $1 went"
 }
 
 # gc_restores ID: `nodehook gc` undoes ID's record, and the node is as before the test.
@@ -145,9 +141,7 @@ gc_restores() {
 	nh_assert_status 0
 	nh_assert_eq "$1: gone, restored (cpu-load-balancing)" "$output" "gc"
 	nh_assert_eq "" "$stderr" "gc's stderr"
-	[ ! -e "$STATE/containers/$1.json" ] || nh_fail "the record is still there after gc"
-	[ ! -e "$STATE/cpuset-v1.json" ] || nh_fail "the ledger is still there: $(cat "$STATE/cpuset-v1.json")"
-	nh_rt_assert_node_restored
+	nh_assert_node_restored
 }
 
 # --- a broken node config ----------------------------------------------------------------------
@@ -233,7 +227,7 @@ survives_broken_config() {
 	nh_jq_assert "$NH_T/cap/wrapped.out" '.status == "running"' || return 1
 	nh_rt_cap kill "$W" --root "$ROOT" kill "$a" KILL
 	cap_is kill 0 "" "" || return 1
-	nh_rt_wait_for is_status "$a" stopped "$rt" || return 1
+	nh_wait_for is_status "$a" stopped "$rt" || return 1
 	nh_rt_cap delete "$W" --root "$ROOT" delete "$a"
 	cap_is delete 0 "" "" || return 1
 	nh_rt_cap gone "$rt" --root "$ROOT" state "$a"
@@ -276,11 +270,12 @@ survives_broken_config() {
 
 	nh_rt_cap kill "$W" --root "$ROOT" kill "$id" KILL
 	cap_is kill 0 "" "" || return 1
-	nh_rt_wait_for is_status "$id" stopped
+	nh_wait_for is_status "$id" stopped
 	nh_rt_cap delete "$W" --root "$ROOT" delete "$id"
 	cap_is delete 0 "" "" || return 1
 	# Without a config nothing can be undone: the record and the isolation stay for gc.
 	gone_but_held "$id"
+	nh_assert_isolated 1
 
 	run --separate-stderr "$NODEHOOK_BIN" gc
 	nh_assert_status 1
@@ -341,7 +336,7 @@ exec_fails() {
 	start_isolated undo nodehook-createruntime
 	local id=$ID L=$NH_T/log.json
 	nh_rt_cap kill "$W" --root "$ROOT" kill "$id" KILL
-	nh_rt_wait_for is_status "$id" stopped
+	nh_wait_for is_status "$id" stopped
 
 	# The cause: the ledger the undo must read is unreadable.
 	mv "$STATE/cpuset-v1.json" "$NH_T/ledger.saved"
@@ -359,6 +354,8 @@ exec_fails() {
 	nh_assert_status 1
 	[ -f "$STATE/containers/$id.json" ] || nh_fail "gc lost the record"
 	mv "$NH_T/ledger.saved" "$STATE/cpuset-v1.json"
+	# The failed undo and the failed gc left CPU 1 isolated, ledger and flags as they were.
+	nh_assert_isolated 1
 	gc_restores "$id"
 }
 
@@ -426,13 +423,14 @@ iso_state() {
 	echo "record $(jq -c '.actions["cpu-load-balancing"].cpus' "$STATE/containers/$1.json")"
 }
 
-# same_cpusets SNAPSHOT: every cpuset of SNAPSHOT (nh_rt_cpusets) that still exists has the same
-# flag and cpus. Cpusets others create or remove meanwhile (the node is shared) are not judged.
+# same_cpusets SNAPSHOT: every cpuset of SNAPSHOT (nh_cpusets) that is still the same cpuset (same
+# inode) has the same flag and cpus. Cpusets others create or remove meanwhile (the node is
+# shared) are not judged.
 same_cpusets() {
 	local bad
-	bad=$(awk 'FNR == NR { was[$1] = $2 " " $3; next }
-		($1 in was) && was[$1] != $2 " " $3 { print "  " $1 " was " was[$1] ", now " $2 " " $3 }' \
-		"$1" <(nh_rt_cpusets))
+	bad=$(awk 'FNR == NR { was[$1 " " $4] = $2 " " $3; next }
+		($1 " " $4 in was) && was[$1 " " $4] != $2 " " $3 { print "  " $1 " was " was[$1 " " $4] ", now " $2 " " $3 }' \
+		"$1" <(nh_cpusets))
 	[ -z "$bad" ] || nh_fail "cpusets changed (path: flag cpus):" "$bad"
 }
 
@@ -446,6 +444,7 @@ same_cpusets() {
 housekeeping cpus=1
 ledger {\"$id\":\"0\"}
 record \"0\"" "$(iso_state "$id" "$cg")" "after update --cpuset-cpus 0"
+	nh_assert_isolated 0
 
 	echo '{"cpu": {"cpus": "1", "shares": 512}}' >"$NH_T/res.json"
 	nh_rt_cap upd "$W" --root "$ROOT" update -r "$NH_T/res.json" "$id"
@@ -457,14 +456,15 @@ record \"1\"" "$(iso_state "$id" "$cg")" "after update -r FILE (cpus 1)"
 	local cpu_cg
 	cpu_cg=$(awk -F: '$2 ~ /(^|,)cpu(,|$)/ { print $3 }' "/proc/$("$RUNC" --root "$ROOT" state "$id" | jq .pid)/cgroup")
 	nh_assert_eq 512 "$(cat "/sys/fs/cgroup/cpu$cpu_cg/cpu.shares")" "cpu.shares: runc read the same file"
-	nh_rt_assert_cpu1_isolated "$cg"
+	nh_assert_isolated 1
+	nh_assert_cpuset "$cg/" "0 1"
 
 	# Refused by runc (CPU 7 is not online, not even possible, here): nothing changes, and the
 	# wrapper ends as runc does. The same update straight to runc is the reference.
 	[ ! -e /sys/devices/system/cpu/cpu7/online ] || [ "$(cat /sys/devices/system/cpu/cpu7/online)" = 0 ] ||
 		skip "CPU 7 is online here: no CPU to make runc refuse the update with"
 	iso_state "$id" "$cg" >"$NH_T/iso.before"
-	nh_rt_cpusets >"$NH_T/cpusets.mid"
+	nh_cpusets >"$NH_T/cpusets.mid"
 	local how
 	echo '{"cpu": {"cpus": "7"}}' >"$NH_T/bad.json"
 	for how in "--cpuset-cpus 7" "-r $NH_T/bad.json" "--cpuset-cpus 0-1,7"; do
@@ -489,6 +489,5 @@ record \"1\"" "$(iso_state "$id" "$cg")" "after update -r FILE (cpus 1)"
 
 	nh_rt_cap del "$W" --root "$ROOT" delete --force "$id"
 	cap_is del 0 "" "" || return 1
-	[ ! -e "$STATE/containers/$id.json" ] || nh_fail "the record is still there after delete"
-	nh_rt_assert_node_restored
+	nh_assert_node_restored
 }

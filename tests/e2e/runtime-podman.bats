@@ -16,31 +16,12 @@
 # record in the default state dir, and CPU 1 would stay isolated.
 
 load lib/common
+load lib/node
 load lib/runtime
 
 setup_file() {
 	nh_require_nodehook
-	[ "$(id -u)" = 0 ] || skip "needs root: podman here runs rootful, with runc"
-	local c
-	for c in podman conmon runc jq; do
-		command -v "$c" >/dev/null || skip "$c is not installed (scripts/install-deps installs it)"
-	done
-	mkdir -p "$NH_SCRATCH"
-	nh_podman_setup "$(mktemp -d "$NH_SCRATCH/nh-podman-XXXXXXXX")"
-	export NH_PODMAN_DIR
-	mkdir -p "$NH_PODMAN_DIR/no-hooks"
-	sed -i "s|^conmon_env_vars = \\[|hooks_dir = [\"$NH_PODMAN_DIR/no-hooks\"]\\n&|" \
-		"$NH_PODMAN_DIR/containers.conf"
-	grep -q '^hooks_dir = ' "$NH_PODMAN_DIR/containers.conf" ||
-		{ nh_fail "could not set hooks_dir in containers.conf"; return 1; }
-	export ROOTFS=$NH_PODMAN_DIR/bundle/rootfs
-	nh_bundle "$NH_PODMAN_DIR/bundle"
-
-	local out name=nh-${NH_PODMAN_DIR##*/nh-podman-}-probe
-	if ! out=$(nh_podman run --rm --name "$name" --network none --rootfs "$ROOTFS" true 2>&1); then
-		nh_podman_teardown
-		skip "podman cannot run a container here: $(tail -n 1 <<<"$out")"
-	fi
+	nh_podman_file_setup
 }
 
 teardown_file() {
@@ -48,6 +29,7 @@ teardown_file() {
 }
 
 setup() {
+	nh_podman_require
 	nh_setup
 	nh_rt_setup
 	# The shim Podman is given (see the top of this file).
@@ -57,23 +39,16 @@ setup() {
 	chmod 755 "$SHIM"
 }
 
+# nh_node_teardown removes the test's containers first (their delete runs the poststop hook),
+# then gives back what the node still lacks.
 teardown() {
-	nh_teardown_podman_and_node
-}
-
-# The test's containers go first (their delete runs the poststop hook), then the node's flags.
-nh_teardown_podman_and_node() {
-	if [ -n "${NH_T:-}" ] && [ -s "$NH_T/.podman" ]; then
-		nh_rt_nolock nh_podman_rm_listed "$NH_T/.podman"
-		: >"$NH_T/.podman"
-	fi
-	nh_rt_node_teardown
+	nh_node_teardown
 	nh_teardown
 }
 
 # pm ARGS...: podman, without the node lock's fd (conmon outlives the call).
 pm() {
-	nh_rt_nolock nh_podman "$@"
+	nh_nolock nh_podman "$@"
 }
 
 # scenario RUNTIME TAG: run to completion, run -d, exec, stop, inspect, rm; each step's output
@@ -132,7 +107,8 @@ EOF
 }
 
 @test "podman: the node config's hooks_dirs, the annotation and --cpuset-cpus 1 isolate CPU 1 while it runs; rm restores" {
-	nh_rt_node_lock
+	nh_node_require
+	nh_node_setup
 	nh_rt_nodehook_hooks nodehook-createruntime nodehook-poststop
 	local name cid
 	name=$(nh_id lb)
@@ -142,6 +118,7 @@ EOF
 		--annotation cpu-load-balancing.nodehook.io=disable --cpuset-cpus 1 --rootfs "$ROOTFS" \
 		sh -c 'trap "exit 0" TERM; while :; do sleep 0.1; done')
 	nh_podman_note_started "$cid"
+	nh_node_ours "/libpod_parent/libpod-$cid/*"
 
 	# The hooks in config.json are the wrapper's doing: Podman's hooks_dir is empty.
 	nh_jq_assert "$(nh_podman_config "$cid")" --arg nh "$NODEHOOK_BIN" \
@@ -149,7 +126,8 @@ EOF
 		== ["createRuntime \($nh) nodehook hook --stage createRuntime",
 		    "poststop \($nh) nodehook hook --stage poststop"]'
 	[ -f "$STATE/containers/$cid.json" ] || nh_fail "no record for the container" "$(ls -R "$STATE")"
-	nh_rt_assert_cpu1_isolated "/libpod_parent/libpod-$cid"
+	nh_assert_isolated 1
+	nh_assert_cpuset "/libpod_parent/libpod-$cid/" "0 1"
 	run pm exec "$name" sh -c 'grep Cpus_allowed_list /proc/self/status'
 	nh_assert_status 0
 	nh_assert_eq "$(printf 'Cpus_allowed_list:\t1')" "$output" "the container's CPUs"
@@ -158,8 +136,7 @@ EOF
 	nh_assert_status 0
 	run pm rm "$name"
 	nh_assert_status 0
-	[ ! -e "$STATE/containers/$cid.json" ] || nh_fail "the record is still there after rm"
-	nh_rt_assert_node_restored
+	nh_assert_node_restored
 }
 
 @test "control: the same container with --runtime runc gets no hooks: the wrapper injected them above" {

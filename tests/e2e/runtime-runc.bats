@@ -6,9 +6,10 @@
 # runc's do (a JSON line in --log, or one stderr line) without calling the runtime; a delete undoes
 # a record whose poststop hook did not run, forwards signals and mirrors the runtime's end.
 #
-# crun runs through the crun-nohybrid workaround (machine.md, workaround 1): in the crun tests
-# the node config's "runtime" is that script, and the direct calls use the same script. This is
-# a test-only setup for this host's hybrid cgroups; a node would name /usr/bin/crun.
+# crun runs through the crun-nohybrid wrapper (lib/common.bash, nh_crun_wrapper: crun 1.8 refuses
+# hybrid cgroups): in the crun tests the node config's "runtime" is that script, and the direct
+# calls use the same script. This is a test-only setup for hybrid cgroup hosts; a node would name
+# /usr/bin/crun.
 #
 # Real runtimes use a private --root ($NH_T/root) so that `list` sees only this test's
 # containers. argv, env and fd checks use a fake runtime (a shell script, set as "runtime") that
@@ -19,6 +20,7 @@
 # second it failed in, which two calls can straddle).
 
 load lib/common
+load lib/node
 load lib/runtime
 
 setup_file() {
@@ -44,7 +46,7 @@ teardown() {
 			"$rt" --root "$root" delete -f "$id" >/dev/null 2>&1 || true
 		done <"$NH_T/.mine"
 	fi
-	nh_rt_node_teardown
+	nh_node_teardown
 	nh_teardown
 }
 
@@ -163,8 +165,8 @@ lifecycle() {
 	nh_assert_eq "out" "$(cat "$NH_T/cap/direct.out")" "exec stdout" || return 1
 	same "$rt" --root "$ROOT" exec "$B" no-such-binary || return 1
 	same2 "$rt" --root "$ROOT" kill @ID KILL || return 1
-	nh_rt_wait_for is_status "$rt" "$A" stopped || return 1
-	nh_rt_wait_for is_status "$rt" "$B" stopped || return 1
+	nh_wait_for is_status "$rt" "$A" stopped || return 1
+	nh_wait_for is_status "$rt" "$B" stopped || return 1
 	same2 "$rt" --root "$ROOT" delete @ID || return 1
 	nh_assert_eq 0 "$(cat "$NH_T/cap/direct.rc")" "delete exit status" || return 1
 
@@ -292,7 +294,7 @@ console() {
 	local rt=$1 id=$2 sock=$NH_T/$3.sock pid
 	"$NH_T/bin/recvtty" "$sock" "$NH_T/$3.tty" &
 	pid=$!
-	nh_rt_wait_for test -S "$sock" || return 1
+	nh_wait_for test -S "$sock" || return 1
 	mine "$rt" "$id"
 	"$rt" --root "$ROOT" create --console-socket "$sock" --bundle "$NH_T/t" "$id" </dev/null ||
 		return 1
@@ -302,7 +304,8 @@ console() {
 }
 
 @test "runc: --console-socket: the pty master reaches the caller's socket" {
-	[ -x /usr/bin/python3 ] || skip "no /usr/bin/python3 for the console socket receiver"
+	[ -x /usr/bin/python3 ] ||
+		skip "no /usr/bin/python3 for the console socket receiver (scripts/install-deps installs python3)"
 	write_recvtty
 	bundle t '.process.terminal = true | .process.args = ["sh", "-c", "tty; echo tty-ok; sleep 30"]'
 	local direct wrapped
@@ -450,7 +453,8 @@ create_fails() {
 # --- delete: undo, signals, exit status ---------------------------------------------------------
 
 @test "runc: delete through the wrapper undoes a record whose poststop hook did not run" {
-	nh_rt_node_lock
+	nh_node_require
+	nh_node_setup
 	# Only the createRuntime hook (nodehook's own file), no poststop: the record outlives runc's
 	# delete, and only the wrapper can undo it.
 	nh_rt_nodehook_hooks nodehook-createruntime
@@ -459,25 +463,26 @@ create_fails() {
 	local id
 	id=$(nh_id undo)
 	mine "$RUNC" "$id"
-	nh_rt_nolock nh_rt_cap create "$W" --root "$ROOT" create --bundle "$NH_T/b" "$id"
+	nh_nolock nh_rt_cap create "$W" --root "$ROOT" create --bundle "$NH_T/b" "$id"
 	nh_assert_eq 0 "$(cat "$NH_T/cap/create.rc")" "create: $(cat "$NH_T/cap/create.err")"
 	nh_jq_assert "$NH_T/b/config.json" '.hooks | keys == ["createRuntime"] and (.createRuntime | length) == 1'
-	run --separate-stderr nh_rt_nolock "$W" --root "$ROOT" start "$id"
+	run --separate-stderr nh_nolock "$W" --root "$ROOT" start "$id"
 	nh_assert_status 0
 	[ -f "$STATE/containers/$id.json" ] || nh_fail "no record after create" "$(ls -R "$STATE")"
 	local cg
 	cg=$(awk -F: '$2 == "cpuset" { print $3 }' "/proc/$("$RUNC" --root "$ROOT" state "$id" | jq .pid)/cgroup")
-	nh_rt_assert_cpu1_isolated "$cg"
+	nh_assert_isolated 1
+	nh_assert_cpuset "$cg/" "0 1"
 
 	run --separate-stderr "$W" --root "$ROOT" kill "$id" KILL
 	nh_assert_status 0
-	nh_rt_wait_for is_status "$RUNC" "$id" stopped
+	nh_wait_for is_status "$RUNC" "$id" stopped
 	[ -f "$STATE/containers/$id.json" ] || nh_fail "the record went before delete"
 	run --separate-stderr "$W" --root "$ROOT" delete "$id"
 	nh_assert_status 0
 	nh_assert_eq "" "$output$stderr" "delete's output"
 	[ ! -e "$STATE/containers/$id.json" ] || nh_fail "the record is still there after delete"
-	nh_rt_assert_node_restored
+	nh_assert_node_restored
 	# A second delete (containerd sends one with --force) is runc's business alone.
 	nh_rt_cap direct "$RUNC" --root "$ROOT" delete --force "$id"
 	nh_rt_cap wrapped "$W" --root "$ROOT" delete --force "$id"
@@ -485,28 +490,30 @@ create_fails() {
 }
 
 @test "runc: update through the wrapper with a new cpuset: isolation follows the CPUs" {
-	nh_rt_node_lock
+	nh_node_require
+	nh_node_setup
 	nh_rt_nodehook_hooks nodehook-createruntime nodehook-poststop
 	bundle b '.process.args = ["sleep", "30"] | .linux.resources.cpu = {cpus: "1", mems: "0"}
 		| .annotations = {"cpu-load-balancing.nodehook.io": "disable"}'
 	local id cg
 	id=$(nh_id upd)
 	mine "$RUNC" "$id"
-	nh_rt_nolock nh_rt_cap create "$W" --root "$ROOT" run -d --bundle "$NH_T/b" "$id"
+	nh_nolock nh_rt_cap create "$W" --root "$ROOT" run -d --bundle "$NH_T/b" "$id"
 	nh_assert_eq 0 "$(cat "$NH_T/cap/create.rc")" "run: $(cat "$NH_T/cap/create.err")"
 	cg=$(awk -F: '$2 == "cpuset" { print $3 }' "/proc/$("$RUNC" --root "$ROOT" state "$id" | jq .pid)/cgroup")
-	nh_rt_assert_cpu1_isolated "$cg"
+	nh_assert_isolated 1
+	nh_assert_cpuset "$cg/" "0 1"
 
 	# As the kubelet's UpdateContainerResources sends it: the resources on stdin.
 	run --separate-stderr "$W" --root "$ROOT" update --resources - "$id" <<<'{"cpu": {"cpus": "0"}}'
 	nh_assert_status 0
 	nh_assert_eq "" "$output$stderr" "update's output"
-	# runc got the same resources (the container's cpuset moved), and so did the isolation.
-	nh_assert_eq 0 "$(cat "$NH_CS$cg/cpuset.cpus")" "the container's cpuset after update"
-	nh_assert_eq 1 "$(cat "$NH_CS/nodehook-housekeeping/cpuset.cpus")" "housekeeping after update"
+	# runc got the same resources (the container's cpuset moved), and so did the isolation: CPU 0
+	# out of balancing now, the housekeeping cpuset holding CPU 1.
+	nh_assert_cpuset "$cg/" "0 0"
+	nh_assert_isolated 0
 	nh_jq_assert "$STATE/cpuset-v1.json" ".isolated == {\"$id\": \"0\"}"
 	nh_jq_assert "$STATE/containers/$id.json" '.actions["cpu-load-balancing"].cpus == "0"'
-	nh_assert_eq 0 "$(cat "$NH_CS$cg/cpuset.sched_load_balance")" "the container's flag"
 
 	# An update that leaves the cpuset alone is passed through (no record change).
 	run --separate-stderr "$W" --root "$ROOT" update --pids-limit 100 "$id"
@@ -516,7 +523,7 @@ create_fails() {
 	run --separate-stderr "$W" --root "$ROOT" delete --force "$id"
 	nh_assert_status 0
 	[ ! -e "$STATE/containers/$id.json" ] || nh_fail "the record is still there after delete"
-	nh_rt_assert_node_restored
+	nh_assert_node_restored
 }
 
 # A record for ID, as far as the wrapper's "has a record" test goes (it looks for the file).
@@ -548,14 +555,14 @@ EOF
 	FAKE_TAG=del FAKE_SLEEP=20 FAKE_EXIT=0 "$NH_T/bin/waitst" "$NH_T/w.pid" \
 		"$W" --root "$ROOT" delete --force "$id" >"$NH_T/w.status" &
 	local bg=$!
-	nh_rt_wait_for test -f "$NH_T/fake/del.ready"
+	nh_wait_for test -f "$NH_T/fake/del.ready"
 	local wpid s got=()
 	wpid=$(cat "$NH_T/w.pid")
 	[ "$wpid" != "$(cat "$NH_T/fake/del.ready")" ] || nh_fail "the wrapper did not fork on this path"
 	for s in HUP INT QUIT USR1 USR2 TERM; do
 		kill -s "$s" "$wpid"
 		got+=("$s")
-		nh_rt_wait_for grep -qx "$s" "$NH_T/fake/del.sig"
+		nh_wait_for grep -qx "$s" "$NH_T/fake/del.sig"
 	done
 	wait "$bg"
 	nh_assert_eq "${got[*]}" "$(tr '\n' ' ' <"$NH_T/fake/del.sig" | sed 's/ $//')" "signals the runtime got"
@@ -569,15 +576,15 @@ EOF
 	FAKE_TAG=del FAKE_SLEEP=20 FAKE_EXIT=0 "$NH_T/bin/waitst" "$NH_T/w.pid" \
 		"$W" --root "$ROOT" delete --force "$id" >"$NH_T/w.status" &
 	bg=$!
-	nh_rt_wait_for test -f "$NH_T/fake/del.ready"
+	nh_wait_for test -f "$NH_T/fake/del.ready"
 	local fpid
 	fpid=$(cat "$NH_T/fake/del.ready")
 	kill -s KILL "$(cat "$NH_T/w.pid")"
 	wait "$bg"
 	nh_assert_eq "signal 9" "$(cat "$NH_T/w.status")" "the wrapper's end"
-	# Dead, or a zombie waiting for a slow init to reap it (machine.md).
+	# Dead, or a zombie waiting for init to reap it (PID 1 may reap slowly: about 2 s here).
 	gone() { [ ! -e "/proc/$fpid" ] || [ "$(awk '{ print $3 }' "/proc/$fpid/stat" 2>/dev/null)" = Z ]; }
-	nh_rt_wait_for gone || nh_fail "the runtime outlived a SIGKILLed wrapper: $(cat "/proc/$fpid/cmdline" | tr '\0' ' ')"
+	nh_wait_for gone || nh_fail "the runtime outlived a SIGKILLed wrapper: $(cat "/proc/$fpid/cmdline" | tr '\0' ' ')"
 }
 
 @test "the wrapper's exit status mirrors the runtime's: exit code N, death by signal; exec'd and forked paths" {

@@ -16,6 +16,7 @@
 #   hook-crash.bats), and an orphan (a running container whose record was removed).
 
 load lib/common
+load lib/node
 load lib/hook
 
 setup_file() {
@@ -160,7 +161,7 @@ ISO_DATE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$'
 	run --separate-stderr nh_runc_start create "$c" "$NH_T/bc"
 	[ "$status" -ne 0 ] && [[ "$stderr" == *"signal: killed"* ]] ||
 		nh_fail "create of $c did not fail by the hook's crash:" "$stderr"
-	nh_assert_cpu1_isolated
+	nh_assert_isolated 1
 
 	run --separate-stderr "$NODEHOOK_BIN" status --json
 	nh_assert_status 0
@@ -210,7 +211,7 @@ $o: no record, released orphaned ledger entries (cpu-load-balancing)" "$output" 
 	  "cpus": [{"cpu": 1, "isolated_for": ["'"$a"'", "'"$b"'"]}], "orphans": []}' "$norm" "status --json after gc"
 	# o's own cpuset is balanced again (its ledger entry was released) while it runs: gone first.
 	runc delete -f "$o"
-	nh_assert_cpu1_isolated
+	nh_assert_isolated 1
 
 	runc delete -f "$a"
 	runc delete -f "$b"

@@ -7,8 +7,8 @@
 #   test started (by id, with the runtime that started it), then removes $NH_T. bats runs
 #   teardown even when the test fails. NH_KEEP=1 keeps $NH_T for a post-mortem.
 # - podman only ever runs through nh_podman, against a private store and config under
-#   $NH_PODMAN_DIR (machine.md, workaround 2 for rlimits); the host's podman state is never read
-#   or written.
+#   $NH_PODMAN_DIR (with rlimits within our hard limits, see nh_podman_setup); the host's podman
+#   state is never read or written.
 # - Cached, read-only inputs (the busybox rootfs) live in $NH_SCRATCH/cache; tests copy them.
 
 bats_require_minimum_version 1.5.0
@@ -77,6 +77,22 @@ nh_assert_status() {
 	nh_fail "exit status $status, expected $1" "stdout: $output" "stderr: ${stderr:-}"
 }
 
+# nh_wait_for CMD...: polls CMD (every 50 ms) until it succeeds, for up to $NH_WAIT_S seconds
+# (default 60: a generous deadline, not a performance bound; a loaded 2-CPU machine can take
+# seconds for what usually takes milliseconds). Says on fd 3 how long it took; fails naming CMD.
+nh_wait_for() {
+	local t0=${EPOCHREALTIME/./} deadline=$((SECONDS + ${NH_WAIT_S:-60})) ms
+	until "$@"; do
+		if [ $SECONDS -ge $deadline ]; then
+			nh_fail "timed out after ${NH_WAIT_S:-60} s waiting for: $*"
+			return 1
+		fi
+		sleep 0.05
+	done
+	ms=$(((${EPOCHREALTIME/./} - t0) / 1000))
+	echo "# waited $ms ms for: $*" >&3
+}
+
 # ---------------------------------------------------------------------------------------------
 # Per-test directory and cleanup.
 
@@ -109,7 +125,7 @@ nh_id() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# The busybox rootfs and bundle, built offline (machine.md "A busybox bundle, offline").
+# The busybox rootfs and bundle, built offline from busybox-static (lib/mkbundle).
 
 # Prints the cache directory holding rootfs/ and config.json made by lib/mkbundle, and
 # regular-files (the rootfs's regular files, which nh_bundle copies rather than links). Built once
@@ -165,11 +181,12 @@ nh_json_edit() {
 #
 # nh_recorder writes $NH_REC, a hook executable that logs what it received into $NH_LOG:
 #   LABEL.state (stdin), LABEL.args ($0 then its arguments, one a line), LABEL.cwd, LABEL.env,
-#   LABEL.pidns (its pid namespace), and appends LABEL to $NH_LOG/order.
+#   LABEL.pidns (its pid namespace), LABEL.pid (its pid, which a `sleep N` keeps), and appends
+#   LABEL to $NH_LOG/order.
 # Called as `record LABEL [sleep N]`. A hook's LABEL is the stage its hook file names.
 # nh_recorder_mounts prints a jq filter that bind-mounts $NH_REC's directory and $NH_LOG into the
-# container at the same paths, so a startContainer hook (resolved inside the container, see
-# runtimes.md) finds the same executable and writes the same log.
+# container at the same paths, so a startContainer hook (the runtime resolves its path inside the
+# container's mount namespace) finds the same executable and writes the same log.
 nh_recorder() {
 	NH_REC=$NH_T/bin/record
 	NH_LOG=$NH_T/log
@@ -183,6 +200,7 @@ printf '%s\n' "\$0" "\$@" >"\$log/\$label.args"
 pwd -P >"\$log/\$label.cwd"
 env >"\$log/\$label.env"
 readlink /proc/self/ns/pid >"\$log/\$label.pidns"
+echo \$\$ >"\$log/\$label.pid"
 echo "\$label" >>"\$log/order"
 if [ "\${2:-}" = sleep ]; then exec sleep "\$3"; fi
 exit 0
@@ -226,8 +244,10 @@ nh_container_run() {
 	"$rt" run --bundle "$bundle" "$id" </dev/null
 }
 
-# Prints the crun-nohybrid wrapper (machine.md, workaround 1), made once in $NH_SCRATCH/bin:
-# crun in a private mount namespace without the cgroup2 mount. It does not touch the host.
+# Prints the crun-nohybrid wrapper, made once in $NH_SCRATCH/bin: crun 1.8 refuses a hybrid
+# cgroup layout ("cgroups in hybrid mode not supported, drop all controllers from cgroupv2"),
+# even with --cgroup-manager=disabled; run in a private mount namespace without the cgroup2
+# mount, it works (cgroups, state and hooks included). It does not touch the host.
 nh_crun_wrapper() {
 	local w=$NH_SCRATCH/bin/crun-nohybrid
 	if [ ! -x "$w" ]; then
@@ -235,7 +255,7 @@ nh_crun_wrapper() {
 		cat >"$w.$$" <<'EOF'
 #!/bin/sh
 # crun refuses hybrid cgroups ("cgroups in hybrid mode not supported"): run it in a private mount
-# namespace without /sys/fs/cgroup/unified (machine.md, workaround 1).
+# namespace without /sys/fs/cgroup/unified.
 exec unshare --mount --propagation private sh -c 'umount /sys/fs/cgroup/unified 2>/dev/null; exec crun "$@"' crun "$@"
 EOF
 		chmod 755 "$w.$$"
@@ -257,7 +277,7 @@ nh_require_crun() {
 			echo ok >"$verdict"
 		else
 			echo "crun cannot run a busybox container here, even through crun-nohybrid" \
-				"(machine.md workaround 1): $(printf '%s' "$out" | tail -n 1)" >"$verdict"
+				"(a private mount namespace without the cgroup2 mount): $(printf '%s' "$out" | tail -n 1)" >"$verdict"
 		fi
 		rm -rf "$b"
 	fi
@@ -268,14 +288,16 @@ nh_require_crun() {
 # Podman in a private world.
 #
 # nh_podman_setup DIR: a store (graphroot, runroot), tmp dir, file locks, event log and network
-# config dir of its own, all under DIR; rlimits within our hard limits (machine.md workaround 2);
-# runc as the runtime (crun needs workaround 1); cgroupfs (no systemd here). conmon gets
+# config dir of its own, all under DIR; rlimits within our hard limits (Podman's defaults exceed
+# them, and raising them needs CAP_SYS_RESOURCE: "setrlimit RLIMIT_NOFILE: Operation not
+# permitted"); runc as the runtime (crun needs nh_crun_wrapper); cgroupfs (no systemd here); an
+# empty hooks_dir, so that the host's hooks.d files never run (tests pass --hooks-dir). conmon gets
 # CONTAINERS_CONF in its environment so that the exit command it runs (podman container cleanup)
 # uses the same private config: with the default "shm" lock type a fresh tmp dir would make that
 # podman reset the host's /dev/shm/libpod_lock.
 nh_podman_setup() {
 	NH_PODMAN_DIR=$1
-	mkdir -p "$NH_PODMAN_DIR"/{root,runroot,tmp,net}
+	mkdir -p "$NH_PODMAN_DIR"/{root,runroot,tmp,net,no-hooks}
 	cat >"$NH_PODMAN_DIR/containers.conf" <<EOF
 [containers]
 default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
@@ -289,6 +311,7 @@ static_dir = "$NH_PODMAN_DIR/root/libpod"
 volume_path = "$NH_PODMAN_DIR/root/volumes"
 image_copy_tmp_dir = "$NH_PODMAN_DIR/tmp"
 runtime = "runc"
+hooks_dir = ["$NH_PODMAN_DIR/no-hooks"]
 conmon_env_vars = [
   "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
   "CONTAINERS_CONF=$NH_PODMAN_DIR/containers.conf",
@@ -305,6 +328,38 @@ driver = "overlay"
 graphroot = "$NH_PODMAN_DIR/root"
 runroot = "$NH_PODMAN_DIR/runroot"
 EOF
+}
+
+# For setup_file of a Podman suite: exports NH_PODMAN_SKIP, why the file's tests must skip
+# (empty when Podman can run a container here), and otherwise NH_PODMAN_DIR (a private store,
+# nh_podman_setup) and ROOTFS (a busybox rootfs for --rootfs). Returns 1 only for a broken run.
+# The skip itself is nh_podman_require's, in setup: bats 1.8 turns a skip in setup_file into a
+# failure that loses the reason.
+nh_podman_file_setup() {
+	export NH_PODMAN_SKIP= NH_PODMAN_DIR ROOTFS
+	if [ "$(id -u)" != 0 ]; then
+		NH_PODMAN_SKIP="needs root: podman here runs rootful, with runc"
+		return 0
+	fi
+	local c
+	for c in podman conmon runc jq; do
+		if ! command -v "$c" >/dev/null; then
+			NH_PODMAN_SKIP="$c is not installed (scripts/install-deps installs it)"
+			return 0
+		fi
+	done
+	mkdir -p "$NH_SCRATCH"
+	nh_podman_setup "$(mktemp -d "$NH_SCRATCH/nh-podman-XXXXXXXX")"
+	ROOTFS=$NH_PODMAN_DIR/bundle/rootfs
+	nh_bundle "$NH_PODMAN_DIR/bundle" || return 1
+	local out name=nh-${NH_PODMAN_DIR##*/nh-podman-}-probe
+	if ! out=$(nh_podman run --rm --name "$name" --network none --rootfs "$ROOTFS" true 2>&1); then
+		NH_PODMAN_SKIP="podman cannot run a container here: $(tail -n 1 <<<"$out")"
+	fi
+}
+
+nh_podman_require() {
+	[ -z "${NH_PODMAN_SKIP:-}" ] || skip "$NH_PODMAN_SKIP"
 }
 
 nh_podman() {
