@@ -8,7 +8,7 @@
 #                             Podman's hasBindMounts is "the user gave --volume", not what is in
 #                             config.json (which always holds /etc/hosts and friends)
 # and with poststop dropped from nodehook's answer: Podman runs poststop itself and never writes
-# it to config.json (runtimes.md). Both sides are compared as JSON (jq, key order ignored).
+# it to config.json. Both sides are compared as JSON (jq, key order ignored).
 #
 # Podman runs in a private store (lib/common.bash, nh_podman_setup), on a --rootfs copy of the
 # busybox rootfs (no image, so nothing touches the host's image caches), with --network none.
@@ -19,32 +19,13 @@ load lib/common
 
 setup_file() {
 	nh_require_nodehook
-	[ "$(id -u)" = 0 ] || skip "needs root: podman here runs rootful, with runc"
-	local c
-	for c in podman conmon runc jq; do
-		command -v "$c" >/dev/null || skip "$c is not installed (scripts/install-deps installs it)"
-	done
-	mkdir -p "$NH_SCRATCH"
-	nh_podman_setup "$(mktemp -d "$NH_SCRATCH/nh-podman-XXXXXXXX")"
-	export NH_PODMAN_DIR
+	nh_podman_file_setup || return 1
+	[ -z "$NH_PODMAN_SKIP" ] || return 0
 	export HK=$NH_PODMAN_DIR/hooks NOOP=$NH_PODMAN_DIR/bin/nh-noop VOL=$NH_PODMAN_DIR/volume
-	export ROOTFS=$NH_PODMAN_DIR/bundle/rootfs
-	nh_bundle "$NH_PODMAN_DIR/bundle"
 	mkdir -p "$NH_PODMAN_DIR/bin" "$VOL"
 	printf '#!/bin/sh\n# A harmless hook for the differential test.\nexit 0\n' >"$NOOP"
 	chmod 755 "$NOOP"
 	write_hooks_dirs
-
-	# Can podman create and init a container here at all? If not, say why and skip the file.
-	local out cid name=nh-${NH_PODMAN_DIR##*/nh-podman-}-probe
-	if ! cid=$(nh_podman create --name "$name" --network none --rootfs "$ROOTFS" true 2>"$NH_PODMAN_DIR/probe.err") ||
-		! nh_podman init "$name" >/dev/null 2>>"$NH_PODMAN_DIR/probe.err"; then
-		out=$(tail -n 1 "$NH_PODMAN_DIR/probe.err")
-		nh_podman_teardown
-		skip "podman cannot create and init a container here: $out"
-	fi
-	nh_podman_note_started "$cid"
-	nh_podman rm -f -t 0 "$name" >/dev/null 2>&1
 }
 
 teardown_file() {
@@ -52,6 +33,7 @@ teardown_file() {
 }
 
 setup() {
+	nh_podman_require
 	nh_setup
 }
 
@@ -282,8 +264,10 @@ GOLD_RT=(--annotation nh.test/tier=gold --annotation nh.test/team=rt)
 @test "podman diff: every directory at once" {
 	local all="low high extra annot cmds bind legacy fields"
 	diff_case everything-plain "$all" -- sh
+	podman_wrote "prestart=sh,multi-stage createRuntime=high-05,alpha,beta-two,Beta-high,gamma,env-timeout createContainer=masked-extra,caseins,unknown-keys,dup-last,multi-stage startContainer=multi-stage,- poststart=-,env-timeout"
 	diff_case everything-gold "$all" "${GOLD_RT[@]}" --annotation nh.test/cpus=1 \
 		--volume "$VOL:/mnt/nh-volume" -- /bin/sleep 30
+	podman_wrote "prestart=extra-always-rt,anykey-rt,unanchored,bind,legacy-annot,multi-stage createRuntime=high-05,alpha,beta-two,Beta-high,gamma,multi,regex-ci,cmds,bind-rt,legacy-or,env-timeout createContainer=masked-extra,always-gold,caseins,unknown-keys,dup-last,multi-stage startContainer=multi-stage,- poststart=low-only-gold,digits,gold-sleep,legacy-bind,env-timeout"
 }
 
 # rejected_by_both NAME JSON...: each JSON (with @NOOP@) alone in a hooks directory is a file
