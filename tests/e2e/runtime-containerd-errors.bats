@@ -8,37 +8,41 @@
 # sandbox's at RunPodSandbox.
 
 load lib/common
+load lib/node
 load lib/containerd
 
 setup_file() {
 	nh_require_nodehook
-	export NH_CTRD_SKIP NH_CRI_SKIP=
+	export NH_CTRD_SKIP NH_CRI_SKIP= NH_NODE_FAIL=
 	NH_CTRD_SKIP=$(nh_ctrd_missing)
 	[ -z "$NH_CTRD_SKIP" ] || return 0
-	NH_CTRD_SKIP=$(nh_cpuset_v1_missing)
+	NH_CTRD_SKIP=$(nh_node_missing)
 	[ -z "$NH_CTRD_SKIP" ] || return 0
 	mkdir -p "$NH_SCRATCH"
 	nh_ctrd_start "$(mktemp -d "$NH_SCRATCH/nh-ctrd-XXXXXXXX")" || return 1
 	nh_cri_deps || NH_CRI_SKIP="no CRI client: $NH_CRI_UNAVAILABLE"
 	# Pods here isolate CPU 1: the node lock for the whole file, taken once containerd and its
-	# shims (which must not inherit the lock's fd) run.
-	local rc=0
-	nh_ctrd_node_lock || rc=$?
-	[ $rc != 1 ] || nh_fail "another suite has held $NH_SCRATCH/.node-cpuset.lock for 300 s" || return 1
-	[ $rc != 2 ] || NH_CTRD_SKIP="/nodehook-housekeeping exists: another nodehook is isolating CPUs on this node; not touching it"
+	# shims (which must not inherit the lock's fd) run. A node that is not clean (a leftover of
+	# an earlier test) fails every test, naming the leftover.
+	nh_node_lock 2>/dev/null || NH_NODE_FAIL=$NH_NODE_LOCK_ERR
 }
 
 teardown_file() {
 	nh_ctrd_stop
-	nh_ctrd_node_unlock
+	nh_node_unlock
 }
 
+# Each test: the node snapshot (lib/node.bash; the lock is the file's), the cgroups of the CRI
+# pods ours; $NH_STATE is containerd's nodehook state dir.
 setup() {
 	[ -z "$NH_CTRD_SKIP" ] || skip "$NH_CTRD_SKIP"
 	[ -z "$NH_CRI_SKIP" ] || skip "$NH_CRI_SKIP"
+	[ -z "$NH_NODE_FAIL" ] || nh_fail "$NH_NODE_FAIL" || return 1
 	nh_setup
 	: >"$NH_T/.pods"
-	nh_cpusets >"$NH_T/before"
+	NH_STATE=$NH_STATE_DIR
+	nh_node_snapshot
+	nh_node_ours "/$NH_CTRD_NS/*" "$NH_CTRD_CGROUP/*"
 }
 
 teardown() {
@@ -49,6 +53,7 @@ teardown() {
 		nh_cri pod-down $(cat "$NH_T/.pods") >/dev/null 2>&1 || true
 	fi
 	"$NODEHOOK_BIN" gc >/dev/null 2>&1 || true
+	nh_node_teardown
 	nh_teardown
 }
 
@@ -115,12 +120,13 @@ surfaced() {
 			"status: $status" "stderr: $stderr"
 }
 
-# The flags of every cpuset of the snapshot are back, no housekeeping cpuset, no record, no
-# ledger entry.
+# The node is as in setup (nh_assert_node_restored); the parent cgroups of the test namespace
+# and of the pods may stay (containerd keeps them), and so may the sandbox of a pod not taken
+# down yet: balanced, as born (nothing isolated them).
 node_restored() {
-	nh_cpusets >"$NH_T/after"
-	nh_cpusets_restored "$NH_T/before" "$NH_T/after" || return 1
-	nh_no_records
+	local pod allowed=("/$NH_CTRD_NS/" "$NH_CTRD_CGROUP/")
+	while read -r pod; do allowed+=("$NH_CTRD_CGROUP/$pod/"); done <"$NH_T/.pods"
+	nh_assert_node_restored "${allowed[@]}"
 }
 
 @test "CRI: broken node config: a new sandbox and a new container on handler nodehook fail with nodehook's message; a pod started before is still stopped and removed; gc restores once the config is fixed" {
@@ -128,8 +134,7 @@ node_restored() {
 	pod_up "$(pod_spec a nodehook)"
 	nh_assert_status 0
 	a=$CONTAINER_ID
-	nh_cpusets >"$NH_T/running"
-	nh_cpusets_balancing_off "$NH_T/before" "$NH_T/running" 1 "^$NH_CTRD_CGROUP/"
+	nh_assert_isolated 1
 	b=$(pod_spec b nodehook)
 	sandbox_up "$b"
 	nh_assert_status 0

@@ -5,43 +5,49 @@
 # RemoveContainer, StopPodSandbox, RemovePodSandbox). One private containerd 1.6 serves the whole
 # file (lib/containerd.bash); it has the node config in its environment, which the shim hands to
 # nodehook-runtime and runc to the hooks. Load balancing is read from the cgroup v1 cpuset flags
-# (machine.md, "Observing CPU load balancing here"). Each test starts and ends with the node as
-# it found it, and checks so.
+# (lib/node.bash: every cpuset covering CPU 1, the ledger, the housekeeping cpuset). Each test
+# starts and ends with the node as it found it, and checks so.
 
 load lib/common
+load lib/node
 load lib/containerd
 
 setup_file() {
 	nh_require_nodehook
-	export NH_CTRD_SKIP NH_V1_SKIP NH_CRI_SKIP=
+	export NH_CTRD_SKIP NH_V1_SKIP NH_CRI_SKIP= NH_NODE_FAIL=
 	NH_CTRD_SKIP=$(nh_ctrd_missing)
 	[ -z "$NH_CTRD_SKIP" ] || return 0
-	NH_V1_SKIP=$(nh_cpuset_v1_missing)
+	NH_V1_SKIP=$(nh_node_missing)
 	mkdir -p "$NH_SCRATCH"
 	nh_ctrd_start "$(mktemp -d "$NH_SCRATCH/nh-ctrd-XXXXXXXX")" || return 1
 	nh_cri_deps || NH_CRI_SKIP="no CRI client: $NH_CRI_UNAVAILABLE"
 	# One suite at a time changes the cpuset tree, and every container start here runs
 	# nodehook's guard: the node lock for the whole file (taken after containerd started, so
-	# that neither it nor a shim holds the lock's fd), released in teardown_file.
-	local rc=0 t0=$SECONDS
-	nh_ctrd_node_lock || rc=$?
-	[ $((SECONDS - t0)) -lt 2 ] || echo "# waited $((SECONDS - t0)) s for $NH_SCRATCH/.node-cpuset.lock" >&3
-	[ $rc != 1 ] || nh_fail "another suite has held $NH_SCRATCH/.node-cpuset.lock for 300 s" || return 1
-	[ $rc != 2 ] || NH_CTRD_SKIP="/nodehook-housekeeping exists: another nodehook is isolating CPUs on this node; not touching it"
+	# that neither it nor a shim holds the lock's fd), released in teardown_file. A node that
+	# is not clean (a leftover of an earlier test) fails every test, naming the leftover.
+	nh_node_lock 2>/dev/null || NH_NODE_FAIL=$NH_NODE_LOCK_ERR
 }
 
 teardown_file() {
 	nh_ctrd_stop
-	nh_ctrd_node_unlock
+	nh_node_unlock
 }
 
+# Each test: the node snapshot (lib/node.bash; the lock is the file's), with the cgroups of the
+# test namespace and of the CRI pods as ours; $NH_STATE is containerd's nodehook state dir.
 setup() {
 	[ -z "$NH_CTRD_SKIP" ] || skip "$NH_CTRD_SKIP"
+	[ -z "$NH_NODE_FAIL" ] || nh_fail "$NH_NODE_FAIL" || return 1
 	nh_setup
 	nh_recorder
 	: >"$NH_T/.ctr"
 	: >"$NH_T/.pods"
 	: >"$NH_T/.hook-files"
+	NH_STATE=$NH_STATE_DIR
+	if [ -z "$NH_V1_SKIP" ]; then
+		nh_node_snapshot
+		nh_node_ours "/$NH_CTRD_NS/*" "$NH_CTRD_CGROUP/*"
+	fi
 }
 
 teardown() {
@@ -63,6 +69,7 @@ teardown() {
 		mv "$NH_T/nodehook-poststop.json" "$NH_HOOKS_DIR/"
 	fi
 	nh_ctrd_node_config
+	nh_node_teardown
 	nh_teardown
 }
 
@@ -110,15 +117,9 @@ ctr_track() {
 	echo "$1" >>"$NH_T/.ctr"
 }
 
-# ctr_wait_stopped ID: waits (5 s at most) until the task's status is STOPPED.
-ctr_wait_stopped() {
-	local _
-	for _ in $(seq 50); do
-		nh_ctr tasks ls 2>/dev/null | awk -v id="$1" '$1 == id && $3 == "STOPPED" {f = 1} END {exit !f}' &&
-			return 0
-		sleep 0.1
-	done
-	nh_fail "task $1 did not stop:" "$(nh_ctr tasks ls 2>&1)"
+# ctr_stopped ID: the task's status is STOPPED.
+ctr_stopped() {
+	nh_ctr tasks ls 2>/dev/null | awk -v id="$1" '$1 == id && $3 == "STOPPED" {f = 1} END {exit !f}'
 }
 
 # pod_spec NAME NAMESPACE HANDLER POD_ANNOTATIONS_JSON [CONTAINER_ANNOTATIONS_JSON [RESOURCES]]:
@@ -151,12 +152,10 @@ pod_up() {
 	echo "$POD_ID" >>"$NH_T/.pods"
 }
 
-# The node is as it was before the test: the flags of every cpuset that existed then, no
-# housekeeping cpuset, no nodehook record or ledger entry.
+# The node is as it was before the test (nh_assert_node_restored); the parent cgroups of the
+# test namespace and of the pods may stay (containerd keeps them), balanced.
 assert_node_restored() {
-	nh_cpusets >"$NH_T/after"
-	nh_cpusets_restored "$NH_T/before" "$NH_T/after" || return 1
-	nh_no_records
+	nh_assert_node_restored "/$NH_CTRD_NS/" "$NH_CTRD_CGROUP/"
 }
 
 # assert_surfaced WHAT: a failed command's stderr carries nodehook's own reason the way
@@ -168,7 +167,7 @@ assert_surfaced() {
 }
 
 # shim_create BUNDLE ID MSG: runs nodehook-runtime on BUNDLE with the command line containerd's
-# shim uses for create (runtimes.md), and checks that it failed as the shim expects: exit status
+# shim (containerd-shim-runc-v2) uses for create, and checks that it failed as the shim expects: exit status
 # 1, nothing on stdout or stderr (on create they are the container's), a last --log line
 # {"level": "error", "msg": "nodehook: MSG..."}, and runc not run.
 shim_create() {
@@ -184,15 +183,11 @@ shim_create() {
 }
 
 # For the failure tests, which also run without a cgroup v1 cpuset hierarchy.
-snapshot_if_v1() {
-	[ -n "$NH_V1_SKIP" ] || nh_cpusets >"$NH_T/before"
-}
-
 assert_node_unchanged() {
 	if [ -z "$NH_V1_SKIP" ]; then
 		assert_node_restored
 	else
-		nh_no_records
+		nh_assert_no_state
 	fi
 }
 
@@ -215,7 +210,7 @@ assert_node_unchanged() {
 	nh_assert_eq "err" "$stderr" "runc: stderr" || return 1
 	nh_assert_eq "$stderr" "$w_err" "stderr (runc, then nodehook-runtime)" || return 1
 	# Nothing asked, nothing held.
-	nh_no_records
+	nh_assert_no_state
 }
 
 @test "ctr: pinned to CPU 1 with cpu-load-balancing=disable: hooks.d hooks run, CPU 1 leaves load balancing, and is back after task kill, task delete, container delete" {
@@ -224,7 +219,6 @@ assert_node_unchanged() {
 	local id spec
 	id=$(nh_id lb)
 	spec=$(ctr_spec "$id" '["sleep", "300"]' '{"cpu-load-balancing.nodehook.io": "disable"}')
-	nh_cpusets >"$NH_T/before"
 	ctr_track "$id"
 	run --separate-stderr nh_ctr run -d --config "$spec" --runc-binary "$NH_RUNTIME" "$id"
 	nh_assert_status 0
@@ -238,10 +232,8 @@ assert_node_unchanged() {
 		nh_fail "the hook's environment lacks NODEHOOK_CONFIG=$NODEHOOK_CONFIG"
 
 	# While it runs: no balanced cpuset covers CPU 1; its own cgroup holds CPU 1 only.
-	nh_cpusets >"$NH_T/running"
-	nh_cpusets_balancing_off "$NH_T/before" "$NH_T/running" 1 "^/$NH_CTRD_NS/"
-	grep -qx "/$NH_CTRD_NS/$id/ 0 1" "$NH_T/running" ||
-		nh_fail "the container's cpuset is not 'flag 0, cpus 1':" "$(grep -F "/$id/" "$NH_T/running")"
+	nh_assert_isolated 1
+	nh_assert_cpuset "/$NH_CTRD_NS/$id/" "0 1"
 	run --separate-stderr nodehook status --json
 	nh_assert_status 0
 	jq -e --arg id "$id" '.containers | length == 1 and .[0].id == $id
@@ -253,7 +245,7 @@ assert_node_unchanged() {
 
 	run --separate-stderr nh_ctr tasks kill -s KILL "$id"
 	nh_assert_status 0
-	ctr_wait_stopped "$id"
+	nh_wait_for ctr_stopped "$id" || nh_fail "task $id did not stop:" "$(nh_ctr tasks ls 2>&1)"
 	run --separate-stderr nh_ctr tasks delete "$id"
 	nh_assert_status 0
 	nh_assert_eq "createRuntime poststop" "$(nh_hook_order)" "hooks run"
@@ -273,7 +265,6 @@ assert_node_unchanged() {
 		'{"annotations": {"^io\\.kubernetes\\.cri\\.container-type$": "^container$"}}'
 	local spec name=nh-$NH_SUFFIX-pod
 	spec=$(pod_spec "$name" nh-e2e nodehook '{"cpu-load-balancing.nodehook.io": "disable"}')
-	nh_cpusets >"$NH_T/before"
 	pod_up "$spec"
 	nh_assert_status 0
 
@@ -286,10 +277,8 @@ assert_node_unchanged() {
 		and .annotations["io.kubernetes.cri.container-name"] == "work"
 		and .annotations["cpu-load-balancing.nodehook.io"] == "disable"'
 
-	nh_cpusets >"$NH_T/running"
-	nh_cpusets_balancing_off "$NH_T/before" "$NH_T/running" 1 "^$NH_CTRD_CGROUP/"
-	grep -qx "$NH_CTRD_CGROUP/$CONTAINER_ID/ 0 1" "$NH_T/running" ||
-		nh_fail "the container's cpuset is not 'flag 0, cpus 1':" "$(cat "$NH_T/running")"
+	nh_assert_isolated 1
+	nh_assert_cpuset "$NH_CTRD_CGROUP/$CONTAINER_ID/" "0 1"
 
 	run --separate-stderr nodehook status --json
 	nh_assert_status 0
@@ -320,11 +309,9 @@ assert_node_unchanged() {
 	mv "$NH_HOOKS_DIR/nodehook-poststop.json" "$NH_T/" # teardown puts it back
 	local spec
 	spec=$(pod_spec "nh-$NH_SUFFIX-nopost" nh-e2e nodehook '{"cpu-load-balancing.nodehook.io": "disable"}')
-	nh_cpusets >"$NH_T/before"
 	pod_up "$spec"
 	nh_assert_status 0
-	nh_cpusets >"$NH_T/running"
-	nh_cpusets_balancing_off "$NH_T/before" "$NH_T/running" 1 "^$NH_CTRD_CGROUP/"
+	nh_assert_isolated 1
 	nh_jq_assert "$NH_STATE_DIR/containers/$CONTAINER_ID.json" '.'
 	run --separate-stderr nh_cri pod-down "$POD_ID"
 	nh_assert_status 0
@@ -335,7 +322,6 @@ assert_node_unchanged() {
 	needs_cri
 	needs_v1
 	local spec shared='{"cpu_shares": 102}'
-	nh_cpusets >"$NH_T/before"
 	spec=$(pod_spec "nh-$NH_SUFFIX-iso" nh-e2e nodehook '{"cpu-load-balancing.nodehook.io": "disable"}')
 	pod_up "$spec"
 	nh_assert_status 0
@@ -345,8 +331,7 @@ assert_node_unchanged() {
 	pod_up "$spec"
 	nh_assert_status 0
 	local guarded=$CONTAINER_ID
-	nh_cpusets >"$NH_T/running"
-	nh_cpusets_balancing_off "$NH_T/before" "$NH_T/running" 1 "^$NH_CTRD_CGROUP/"
+	nh_assert_isolated 1
 
 	# The same pod on the default handler, plain runc: no hook runs, and a new cpuset over CPU 1
 	# balances it again while the pinned container still runs (a limitation of the setup, not
@@ -354,11 +339,8 @@ assert_node_unchanged() {
 	spec=$(pod_spec "nh-$NH_SUFFIX-plain" nh-e2e runc '{}' '{}' "$shared")
 	pod_up "$spec"
 	nh_assert_status 0
-	nh_cpusets >"$NH_T/running"
-	grep -qx "$NH_CTRD_CGROUP/$guarded/ 0 0-1" "$NH_T/running" &&
-		grep -qx "$NH_CTRD_CGROUP/$CONTAINER_ID/ 1 0-1" "$NH_T/running" ||
-		nh_fail "expected the guarded pod's cpuset unbalanced, the plain runc one balanced, over 0-1:" \
-			"$(cat "$NH_T/running")"
+	nh_assert_cpuset "$NH_CTRD_CGROUP/$guarded/" "0 0-1"
+	nh_assert_cpuset "$NH_CTRD_CGROUP/$CONTAINER_ID/" "1 0-1"
 
 	# shellcheck disable=SC2046
 	run --separate-stderr nh_cri pod-down $(cat "$NH_T/.pods")
@@ -372,7 +354,6 @@ assert_node_unchanged() {
 	record_hooks createRuntime \
 		'{"annotations": {"^io\\.kubernetes\\.cri\\.container-type$": "^container$"}}'
 	local spec
-	nh_cpusets >"$NH_T/before"
 	# "*" never matches a "/" (Go path.Match): the request never reaches config.json.
 	spec=$(pod_spec "nh-$NH_SUFFIX-star" nh-e2e nodehook-star \
 		'{"cpu-load-balancing.nodehook.io/work": "disable", "nh-e2e-plain": "kept"}')
@@ -380,7 +361,7 @@ assert_node_unchanged() {
 	nh_assert_status 0
 	nh_jq_assert "$NH_LOG/createRuntime.state" '.annotations["nh-e2e-plain"] == "kept"
 		and (.annotations | has("cpu-load-balancing.nodehook.io/work") | not)'
-	nh_no_records
+	nh_assert_no_state
 	run --separate-stderr nh_cri pod-down "$POD_ID"
 	nh_assert_status 0
 
@@ -406,7 +387,6 @@ assert_node_unchanged() {
 	record_hooks createRuntime \
 		'{"annotations": {"^io\\.kubernetes\\.cri\\.container-type$": "^container$"}}'
 	local spec claim='"io.kubernetes.cri.sandbox-namespace": "kube-system"'
-	nh_cpusets >"$NH_T/before"
 	# nodehook-open lets every annotation through, so the claim reaches containerd's spec
 	# builder; containerd writes its own value over it.
 	spec=$(pod_spec "nh-$NH_SUFFIX-spoof" tenant nodehook-open \
@@ -436,7 +416,6 @@ assert_node_unchanged() {
 	needs_cri
 	needs_v1
 	local spec
-	nh_cpusets >"$NH_T/before"
 	# json-c would cut the key at the NUL and read it as containerd's own key.
 	spec=$(pod_spec "nh-$NH_SUFFIX-nul" tenant nodehook-open \
 		'{"cpu-load-balancing.nodehook.io": "disable",
@@ -452,11 +431,10 @@ assert_node_unchanged() {
 
 # --- failures: surfaced, and nothing changed ---------------------------------------------------
 
-@test "a bad hooks.d file fails the create through ctr and through the CRI: containerd surfaces nodehook's error, the node is unchanged" {
+@test "a bad hooks.d file fails the create through ctr: containerd surfaces nodehook's error, the node is unchanged" {
 	local bad id
 	bad=$(bad_hook_file)
 	id=$(nh_id badhook)
-	snapshot_if_v1
 	ctr_track "$id"
 	run --separate-stderr nh_ctr run --rm --runc-binary "$NH_RUNTIME" \
 		--annotation cpu-load-balancing.nodehook.io=disable "$NH_IMAGE" "$id" true
@@ -464,16 +442,19 @@ assert_node_unchanged() {
 	assert_surfaced "$bad: invalid JSON"
 	[ ! -e "/run/containerd/runc/$NH_CTRD_NS/$id" ] || nh_fail "runc state left for $id"
 	if nh_ctr tasks ls -q | grep -qx -- "$id"; then nh_fail "a task $id is left"; fi
+	assert_node_unchanged
+}
 
-	if [ -z "$NH_CRI_SKIP" ]; then
-		local spec
-		spec=$(pod_spec "nh-$NH_SUFFIX-badhook" nh-e2e nodehook \
-			'{"cpu-load-balancing.nodehook.io": "disable"}')
-		pod_up "$spec"
-		[ "$status" -ne 0 ] || nh_fail "the pod started with a bad hooks.d file"
-		[[ "$stderr" == *"RunPodSandbox: "* ]] || nh_fail "not refused at RunPodSandbox: $stderr"
-		assert_surfaced "$bad: invalid JSON"
-	fi
+@test "a bad hooks.d file fails a pod through the CRI: containerd surfaces nodehook's error at RunPodSandbox, the node is unchanged" {
+	needs_cri
+	local bad spec
+	bad=$(bad_hook_file)
+	spec=$(pod_spec "nh-$NH_SUFFIX-badhook" nh-e2e nodehook \
+		'{"cpu-load-balancing.nodehook.io": "disable"}')
+	pod_up "$spec"
+	[ "$status" -ne 0 ] || nh_fail "the pod started with a bad hooks.d file"
+	[[ "$stderr" == *"RunPodSandbox: "* ]] || nh_fail "not refused at RunPodSandbox: $stderr"
+	assert_surfaced "$bad: invalid JSON"
 	assert_node_unchanged
 }
 
@@ -482,7 +463,6 @@ assert_node_unchanged() {
 	id=$(nh_id nul)
 	spec=$(ctr_spec "$id" '["true"]' '{"io.kubernetes.cri.sandbox-namespace\u0000x": "kube-system"}')
 	grep -qF '\u0000' "$spec" || nh_fail "the spec has no NUL key: $(cat "$spec")"
-	snapshot_if_v1
 	ctr_track "$id"
 	run --separate-stderr nh_ctr run --rm --config "$spec" --runc-binary "$NH_RUNTIME" "$id"
 	[ "$status" -ne 0 ] || nh_fail "ctr run succeeded with a NUL in an annotation key"
@@ -500,7 +480,6 @@ assert_node_unchanged() {
 
 @test "a container id outside runc's alphabet: containerd refuses it itself; nodehook-runtime driven as the shim drives it refuses it into --log and leaves the bundle alone" {
 	local bad='nh:bad'
-	snapshot_if_v1
 	# containerd's identifiers (A-Za-z0-9 . _ -) are a subset of runc's: no such id gets past it.
 	run --separate-stderr nh_ctr run --rm --runc-binary "$NH_RUNTIME" "$NH_IMAGE" "$bad" true
 	[ "$status" -ne 0 ] || nh_fail "containerd accepted the id '$bad'"

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // A small CRI client: drives a container runtime's RuntimeService (runtime.v1) over its socket,
 // the way a kubelet does, for the end-to-end tests and scripts/demo. There is no crictl in
-// Debian 12 (machine.md).
+// Debian 12 (only kubernetes-client 1.20, without it).
 //
 //   cri.js --address SOCKET [--timeout SECONDS] [--trace] COMMAND ...
 //     version                  the runtime's name and versions, as JSON

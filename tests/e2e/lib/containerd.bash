@@ -1,5 +1,6 @@
-# A private containerd for the end-to-end tests and scripts/demo (machine.md, "containerd by
-# hand"). Load after lib/common.bash (it uses NH_SCRATCH, NODEHOOK_BIN, nh_fail, nh_busybox_cache).
+# A private containerd for the end-to-end tests and scripts/demo: its own root, state, socket and
+# config, never the host's. Load after lib/common.bash (it uses NH_SCRATCH, NODEHOOK_BIN,
+# nh_fail, nh_busybox_cache) and lib/node.bash (the node lock).
 #
 #   nh_ctrd_start DIR   containerd 1.6 with its own root, state, socket and config under DIR,
 #                       nodehook-runtime (a symlink to $NODEHOOK_BIN) as the BinaryName of the
@@ -30,6 +31,9 @@
 #   NH_IMAGE         the busybox image (entrypoint /bin/sh), in the test namespace and in k8s.io
 #   NH_PAUSE_IMAGE   the pause image (sandbox_image), in k8s.io
 
+# shellcheck source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/node.bash"
+
 NH_IMAGE=docker.io/library/nh-busybox:1.0
 NH_PAUSE_IMAGE=docker.io/library/nh-pause:1.0
 NH_CRI_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../cri" && pwd)
@@ -37,7 +41,8 @@ NH_CRI_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../cri" && pwd)
 NH_NPM_CACHE=${NH_NPM_CACHE:-/var/cache/nodehook-test/npm}
 
 # ---------------------------------------------------------------------------------------------
-# Images, offline (machine.md, "Image tarballs, offline").
+# Images, offline: OCI image layouts built with tar, gzip, sha256sum and jq, for
+# `ctr images import` (the index annotation io.containerd.image.name names the image).
 
 # nh_oci_image ROOTFS NAME OUT.tar ENTRYPOINT_JSON: an OCI image layout tar of one layer, named
 # NAME through the index annotation io.containerd.image.name. Reproducible: same inputs, same
@@ -200,8 +205,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "$NH_PAUSE_IMAGE"
-  # No CAP_SYS_RESOURCE here: without this, runc fails to set the -998 the sandbox asks for
-  # (machine.md, workaround 3).
+  # Without CAP_SYS_RESOURCE (as on some test machines) runc fails to set the -998 the sandbox
+  # asks for ("can't get final child's PID from pipe: EOF"): clamp to containerd's own score.
   restrict_oom_score_adj = true
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
@@ -216,7 +221,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
       runtime_type = "io.containerd.runc.v2"
     # The handler a RuntimeClass names: only nodehook's annotation keys pass from pods and
     # containers to config.json. Go path.Match: "*" never matches a "/", so the per-container
-    # form needs its own "/*" glob (runtimes.md, "containerd configuration").
+    # form needs its own "/*" glob.
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.nodehook]
       runtime_type = "io.containerd.runc.v2"
       pod_annotations = ["cpu-load-balancing.nodehook.io", "cpu-load-balancing.nodehook.io/*"]
@@ -275,7 +280,7 @@ nh_ctrd_start() {
 	export NH_RUNTIME=$dir/bin/nodehook-runtime
 	export NODEHOOK_CONFIG=$dir/nodehook/config.json
 	export NH_HOOKS_DIR=$dir/hooks.d
-	# On a tmpfs, as /run would be on a normal node (here /run is on disk: machine.md).
+	# On a tmpfs, as /run would be on a normal node (/run is not a tmpfs on every test machine).
 	NH_STATE_DIR=$(mktemp -d "/dev/shm/nh-ctrd-$suffix-XXXXXX")/state || return 1
 	export NH_STATE_DIR
 	echo "${NH_STATE_DIR%/state}" >"$dir/.shm"
@@ -298,16 +303,19 @@ nh_ctrd_start() {
 		</dev/null >"$dir/containerd.log" 2>&1 3>&- &
 	NH_CTRD_PID=$!
 	echo "$NH_CTRD_PID" >"$dir/containerd.pid"
-	local i
-	for i in $(seq 100); do
-		[ -S "$NH_CTRD_SOCK" ] && ctr --address "$NH_CTRD_SOCK" version >/dev/null 2>&1 && break
+	# A generous deadline, not a performance bound: a loaded machine can take seconds.
+	local t0=$SECONDS
+	until [ -S "$NH_CTRD_SOCK" ] && ctr --address "$NH_CTRD_SOCK" version >/dev/null 2>&1; do
 		if ! kill -0 "$NH_CTRD_PID" 2>/dev/null; then
 			nh_fail "containerd exited at start:" "$(tail -n 5 "$dir/containerd.log")"
 			return 1
 		fi
+		if [ $((SECONDS - t0)) -ge 60 ]; then
+			nh_fail "containerd did not answer on $NH_CTRD_SOCK within 60 s"
+			return 1
+		fi
 		sleep 0.1
 	done
-	[ -S "$NH_CTRD_SOCK" ] || { nh_fail "containerd did not open $NH_CTRD_SOCK in 10 s"; return 1; }
 	if ! ctr --address "$NH_CTRD_SOCK" plugins ls 2>/dev/null | grep -q 'io.containerd.grpc.v1.*cri.*ok'; then
 		nh_fail "containerd's CRI plugin did not load:" \
 			"$(grep -i 'cri' "$dir/containerd.log" | grep -iE 'error|fail' | tail -n 3)"
@@ -328,7 +336,7 @@ nh_ctrd_pids_with() {
 	done
 }
 
-# Stops everything nh_ctrd_start started, in machine.md's order: CRI pods and ctr tasks and
+# Stops everything nh_ctrd_start started, in this order: CRI pods and ctr tasks and
 # containers, then leftover shims (by the socket address on their command line), containerd
 # (by pid), then mounts left under DIR, nodehook records (restored, as a safety net: tests
 # assert there are none), the cgroups made for our namespace and pods (deepest first, empty
@@ -339,7 +347,7 @@ nh_ctrd_stop() {
 	[ -n "$dir" ] && [ -d "$dir" ] || return 0
 	# Deleting containers runs nodehook's undo: a change to the cpusets.
 	local locked=
-	if [ -z "${NH_NODE_LOCK_FD:-}" ] && nh_ctrd_node_lock --no-idle-wait; then
+	if [ -z "${NH_NODE_LOCK_FD:-}" ] && nh_node_lock --no-check; then
 		locked=1
 	fi
 	local sock pid ns id
@@ -405,7 +413,7 @@ nh_ctrd_stop() {
 	rmdir /run/containerd/runc /run/containerd/s /run/containerd/fifo /run/containerd \
 		2>/dev/null || true
 	[ -n "$sock" ] && rm -rf "${sock%/*}"
-	[ -z "$locked" ] || nh_ctrd_node_unlock
+	[ -z "$locked" ] || nh_node_unlock
 	if [ "${NH_KEEP:-0}" = 1 ]; then
 		echo "# NH_KEEP=1: kept $dir" >&2
 	else
@@ -430,56 +438,25 @@ nh_ctrd_missing() {
 	[ -x /bin/busybox ] || echo "/bin/busybox is missing: install busybox-static"
 }
 
-# nh_ctrd_node_lock [--no-idle-wait]: takes the node's cpuset lock,
-# $NH_SCRATCH/.node-cpuset.lock (flock, exclusive; lib/hook.bash and lib/hook-node.bash take the
-# same one), into NH_NODE_LOCK_FD, then waits up to 20 s for a /nodehook-housekeeping cpuset to
-# go (a nodehook at work that does not take the lock). Returns 1 if the lock stays held for
-# 300 s, 2 (lock released) if the housekeeping cpuset stays. Daemons must not inherit the fd: containerd and its shims are
-# started before any lock is taken, and ctr and cri.js exit when done.
+# ---------------------------------------------------------------------------------------------
+# For scripts/demo only (the tests use lib/node.bash's lock and assertions directly).
+
+# nh_ctrd_node_lock: the node lock (nh_node_lock). Returns 1 if another suite holds it for too
+# long, 2 (lock released) if CPU isolation is already active on this node.
 nh_ctrd_node_lock() {
-	mkdir -p "$NH_SCRATCH"
-	exec {NH_NODE_LOCK_FD}>>"$NH_SCRATCH/.node-cpuset.lock"
-	if ! flock -w 300 "$NH_NODE_LOCK_FD"; then
-		nh_ctrd_node_unlock
-		return 1
-	fi
-	[ "${1:-}" != --no-idle-wait ] || return 0
-	local i
-	for ((i = 0; i < 100; i++)); do
-		[ -d /sys/fs/cgroup/cpuset/nodehook-housekeeping ] || return 0
-		sleep 0.2
-	done
-	nh_ctrd_node_unlock
-	return 2
+	nh_node_lock 2>/dev/null && return 0
+	case $NH_NODE_LOCK_ERR in
+	"another suite"*) return 1 ;;
+	*) return 2 ;;
+	esac
 }
 
 nh_ctrd_node_unlock() {
-	if [ -n "${NH_NODE_LOCK_FD:-}" ]; then
-		exec {NH_NODE_LOCK_FD}>&-
-		unset NH_NODE_LOCK_FD
-	fi
-}
-
-# Prints why the load-balancing checks cannot run here (empty when they can): they read the
-# cgroup v1 cpuset flags.
-nh_cpuset_v1_missing() {
-	[ -f /sys/fs/cgroup/cpuset/cpuset.sched_load_balance ] ||
-		echo "no cgroup v1 cpuset hierarchy at /sys/fs/cgroup/cpuset: the checks read its sched_load_balance flags"
-}
-
-# One line per cpuset, "PATH FLAG CPUS" (PATH relative to the hierarchy, "/" for the root;
-# FLAG its sched_load_balance; CPUS its cpuset.cpus, possibly empty). Cpusets that vanish while
-# being read are left out.
-nh_cpusets() {
-	local cs=/sys/fs/cgroup/cpuset d lb cpus
-	while read -r d; do
-		lb=$(cat "$d/cpuset.sched_load_balance" 2>/dev/null) || continue
-		cpus=$(cat "$d/cpuset.cpus" 2>/dev/null) || continue
-		printf '%s/ %s %s\n' "${d#"$cs"}" "$lb" "$cpus"
-	done < <(find "$cs" -type d 2>/dev/null)
+	nh_node_unlock
 }
 
 # awk: has(LIST, CPU) is 1 when the kernel CPU list LIST ("0-1,3") holds CPU.
+# shellcheck disable=SC2034 # scripts/demo's
 NH_AWK_CPULIST='function has(list, cpu,   n, i, r, a) {
 	n = split(list, r, ",")
 	for (i = 1; i <= n; i++) {
@@ -489,23 +466,8 @@ NH_AWK_CPULIST='function has(list, cpu,   n, i, r, a) {
 	return 0
 }'
 
-# nh_cpusets_balancing_off BEFORE NOW CPU [OURS_REGEX]: fails listing the cpusets of NOW that
-# cover CPU with sched_load_balance still 1, among those that also were in BEFORE (files of
-# nh_cpusets) or whose path matches OURS_REGEX. Cpusets someone else created meanwhile are
-# not judged: each new cpuset is born balanced, and only the next container start through
-# nodehook (its guard) turns it off.
-nh_cpusets_balancing_off() {
-	local bad
-	bad=$(awk -v cpu="$3" -v ours="${4:-^$}" "$NH_AWK_CPULIST"'
-		FNR == NR { before[$1] = 1; next }
-		has($3, cpu) && $2 != 0 && (($1 in before) || $1 ~ ours) { print "  " $0 }' "$1" "$2")
-	[ -z "$bad" ] && return 0
-	nh_fail "CPU $3 is still load-balanced by these cpusets (path flag cpus):" "$bad" \
-		"all cpusets now:" "$(sed 's/^/  /' "$2")"
-}
-
 # nh_cpusets_restored BEFORE AFTER: fails listing every cpuset of BEFORE whose flag differs in
-# AFTER (cpusets removed meanwhile are not judged), and any housekeeping cpuset nodehook left.
+# AFTER (files of nh_cpusets), and any housekeeping cpuset nodehook left.
 nh_cpusets_restored() {
 	local bad
 	bad=$(awk 'FNR == NR { flag[$1] = $2; next }
@@ -513,12 +475,4 @@ nh_cpusets_restored() {
 		!($1 in flag) && $1 ~ /^\/nodehook-housekeeping\/$/ { print "  " $1 " left behind" }' "$1" "$2")
 	[ -z "$bad" ] && return 0
 	nh_fail "the cpuset flags are not back to where they were:" "$bad"
-}
-
-# nh_no_records: nodehook holds nothing: no container record, no ledger entry (status --json).
-nh_no_records() {
-	local s
-	s=$("$NODEHOOK_BIN" status --json) || { nh_fail "nodehook status --json failed: $s"; return 1; }
-	jq -e '.containers == [] and .orphans == [] and .cpus == []' <<<"$s" >/dev/null ||
-		nh_fail "nodehook still holds records:" "$s"
 }
