@@ -87,15 +87,23 @@ assert_refused() {
 }
 
 # save_isolation, then assert_isolation_unchanged WHEN: the cpusets, the ledger and $ID's record
-# (the only one) are as they were.
+# (the only one) are as they were. Cpusets are judged as the library judges them: ours, and the
+# snapshot's that are still there (others' containers come and go on this host meanwhile).
 save_isolation() {
-	SAVED_FLAGS=$(nh_cpusets)
+	SAVED_FLAGS=$(nh_cpusets | nh_node_classify | grep -v '^foreign ')
 	SAVED_LEDGER=$(cat "$NH_STATE/cpuset-v1.json")
 	SAVED_RECORD=$(cat "$NH_STATE/containers/$ID.json")
 }
 
+# judged_in OTHER MINE: the classified cpuset lines of MINE that are ours, or whose path OTHER has.
+judged_in() {
+	awk 'NR == FNR { p[$2] = 1; next } $1 == "ours" || ($2 in p)' <(echo "$1") <(echo "$2")
+}
+
 assert_isolation_unchanged() {
-	nh_assert_eq "$SAVED_FLAGS" "$(nh_cpusets)" "cpusets $1" &&
+	local now
+	now=$(nh_cpusets | nh_node_classify | grep -v '^foreign ')
+	nh_assert_eq "$(judged_in "$now" "$SAVED_FLAGS")" "$(judged_in "$SAVED_FLAGS" "$now")" "cpusets $1" &&
 		nh_assert_json_eq "$SAVED_LEDGER" "$(cat "$NH_STATE/cpuset-v1.json")" "ledger $1" &&
 		nh_assert_eq "$ID.json" "$(ls "$NH_STATE/containers")" "records $1" &&
 		nh_assert_json_eq "$SAVED_RECORD" "$(cat "$NH_STATE/containers/$ID.json")" "record $1"
