@@ -5,8 +5,9 @@
 # The shipped files name the installed binary (@BINDIR@/nodehook) and no environment, so the hook
 # would read /etc/nodehook/config.json and keep state in /run/nodehook. The tests run Podman with
 # --hooks-dir pointing at copies of those two files in which only hook.path (the binary under
-# test) and hook.env (NODEHOOK_CONFIG, this test's node config) differ; the first test asserts
-# that this is the only difference, so what runs is what ships.
+# test) and hook.env (NODEHOOK_CONFIG, this test's node config) differ; setup asserts that this
+# is the only difference (hooks_dir_is_shipped), so what runs is what ships: if not, every test
+# fails saying what differs.
 #
 # Podman runs in a private store (lib/common.bash, nh_podman_setup) with runc, on a --rootfs
 # copy of the busybox rootfs and --network none. runc runs createRuntime; Podman runs poststop
@@ -40,6 +41,7 @@ setup() {
 	nh_podman_require
 	nh_hook_setup
 	write_hooks_dir
+	hooks_dir_is_shipped
 }
 
 teardown() {
@@ -54,6 +56,28 @@ write_hooks_dir() {
 	for f in "${SHIPPED[@]}"; do
 		jq --arg p "$NODEHOOK_BIN" --arg e "NODEHOOK_CONFIG=$NH_NODE_CONFIG" \
 			'.hook.path = $p | .hook.env = [$e]' "$NH_DEPLOY_DIR/$f" >"$PHOOKS/$f"
+	done
+}
+
+# hooks_dir_is_shipped: the precondition of every test: $PHOOKS holds exactly the shipped files,
+# each equal to its shipped file but for hook.path (the shipped one an absolute path to
+# nodehook, ours $NODEHOOK_BIN) and hook.env (none shipped, ours NODEHOOK_CONFIG only). Fails
+# naming each difference.
+hooks_dir_is_shipped() {
+	local f out
+	nh_assert_eq "${SHIPPED[*]}" "$(cd "$PHOOKS" && echo *)" \
+		"precondition: the files in the hooks dir under test ($PHOOKS)" || return 1
+	for f in "${SHIPPED[@]}"; do
+		out=$(jq -nr --slurpfile s "$NH_DEPLOY_DIR/$f" --slurpfile t "$PHOOKS/$f" \
+			--arg p "$NODEHOOK_BIN" --arg e "NODEHOOK_CONFIG=$NH_NODE_CONFIG" '
+			$s[0] as $s | $t[0] as $t
+			| [if ($s | del(.hook.path)) != ($t | del(.hook.path, .hook.env)) then "other keys differ" else empty end,
+			   if ($s.hook.path | test("^/.+/nodehook$") | not) then "shipped path \($s.hook.path)" else empty end,
+			   if ($s.hook | has("env")) then "the shipped file has an env" else empty end,
+			   if $t.hook.path != $p or $t.hook.env != [$e] then "path or env not replaced" else empty end]
+			| join("; ")') || nh_fail "precondition: jq could not compare $PHOOKS/$f with $NH_DEPLOY_DIR/$f" || return 1
+		[ -z "$out" ] || nh_fail "precondition: $PHOOKS/$f is not the shipped $NH_DEPLOY_DIR/$f with only hook.path and hook.env changed: $out" \
+			"  shipped: $(jq -c . "$NH_DEPLOY_DIR/$f")" "  tested:  $(jq -c . "$PHOOKS/$f")" || return 1
 	done
 }
 
@@ -74,23 +98,6 @@ podman_run() {
 # The config.json Podman gave runc for the container.
 oci_config() {
 	nh_podman inspect --format '{{.OCIConfigPath}}' "$1"
-}
-
-@test "podman: the hooks dir under test is the shipped hooks.d files, only hook.path and hook.env changed" {
-	nh_assert_eq "${SHIPPED[*]}" "$(cd "$PHOOKS" && echo *)" "files in the hooks dir"
-	local f
-	for f in "${SHIPPED[@]}"; do
-		run jq -n --slurpfile s "$NH_DEPLOY_DIR/$f" --slurpfile t "$PHOOKS/$f" \
-			--arg p "$NODEHOOK_BIN" --arg e "NODEHOOK_CONFIG=$NH_NODE_CONFIG" '
-			$s[0] as $s | $t[0] as $t
-			| [if ($s | del(.hook.path)) != ($t | del(.hook.path, .hook.env)) then "other keys differ" else empty end,
-			   if ($s.hook.path | test("^/.+/nodehook$") | not) then "shipped path \($s.hook.path)" else empty end,
-			   if ($s.hook | has("env")) then "the shipped file has an env" else empty end,
-			   if $t.hook.path != $p or $t.hook.env != [$e] then "path or env not replaced" else empty end]
-			| join("; ")'
-		nh_assert_status 0
-		nh_assert_eq '""' "$output" "$f: differences other than hook.path and hook.env"
-	done
 }
 
 @test "podman: an annotated container pinned to CPU 1 isolates it; exit and rm restore every flag" {
