@@ -432,13 +432,13 @@ nh_sched_spans() {
 }
 
 # nh_probe SECONDS [--watch]: sets NH_PROBE to "spreads" or "stays", NH_PROBE_LOG to what it saw
-# (one line), NH_PROBE_CPU1_BUSY to the percentage of CPU 1 others used while the loops ran
-# while the loops stayed on CPU 0 (behaviour only; 0 with spans). The loops: started pinned to CPU 0, awaited until each runs
-# the loop itself with that affinity, widened to 0-1, awaited until Cpus_allowed_list shows
-# 0-1; then sampled every 0.1 s for up to SECONDS (field 39 of /proc/PID/stat, the CPU it last
-# ran on, and se.nr_migrations). With --watch, NH_PROBE_FOREIGN collects, at every sample, the
-# foreign cpusets balancing CPU 1 (others' cpusets come and go within a probe). Returns 1 (a
-# failure, said why) if the loops could not be set up.
+# (one line), NH_PROBE_CPU1_BUSY to how busy CPU 1 was, in percent, while the loops ran (others'
+# work when the loops stayed on CPU 0; behaviour only, 0 with spans). The loops: started pinned
+# to CPU 0, awaited until each runs the loop itself with that affinity, widened to 0-1, awaited
+# until Cpus_allowed_list shows 0-1; then sampled every 0.1 s for up to SECONDS (field 39 of
+# /proc/PID/stat, the CPU it last ran on, and se.nr_migrations). With --watch, NH_PROBE_FOREIGN
+# collects, at every sample, the foreign cpusets balancing CPU 1 (others' cpusets come and go
+# within a probe). Returns 1 (a failure, said why) if the loops could not be set up.
 nh_probe() {
 	local secs=$1 watch=${2:-}
 	NH_PROBE='' NH_PROBE_LOG='' NH_PROBE_CPU1_BUSY=0 NH_PROBE_FOREIGN=
