@@ -1,5 +1,5 @@
 /* config.json handling, end to end as `nodehook hooks inject` does it: oci_config_parse(), an
- * annotation override, hooks_match() against a fixed hooks.d set, oci_config_inject(),
+ * annotation override, hooks_match() against a fixed hooks.d set, hooks_inject(),
  * oci_config_to_string(); then the output must parse again (round trip) and serialise to the
  * same bytes (a second inject-free pass changes nothing). */
 #include <stdio.h>
@@ -8,6 +8,7 @@
 
 #include "fuzz.h"
 #include "hooks_dir.h"
+#include "hooks_inject.h"
 #include "hooks_match.h"
 #include "json_util.h"
 #include "oci_config.h"
@@ -90,7 +91,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!printed)
 		fuzz_fail("hooks_result_to_json returned NULL");
 
-	if (oci_config_inject(c, &result, &err) < 0) {
+	if (hooks_inject(c, &result, &err) < 0) {
 		if (!err)
 			fuzz_fail("oci_config_inject failed without an error");
 		err = nh_error_free(err);

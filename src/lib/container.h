@@ -23,25 +23,7 @@
 #include "error.h"
 #include "node_config.h"
 #include "oci_config.h"
-
-/* Ids become file names ("<id>.json" in the state dir): NAME_MAX (255) less ".json". runc's
- * own state directory is named by the id, so it cannot take longer ones either. */
-#define CONTAINER_ID_MAX 250
-
-/* runc's id alphabet: [A-Za-z0-9_+.-]+, not "." or "..", at most CONTAINER_ID_MAX bytes. Ids
- * become file names: nothing else may reach a path. */
-bool container_id_valid(const char *id);
-
-/* The state JSON a runtime writes on a hook's stdin. */
-struct oci_state {
-	char *id;
-	pid_t pid; /* 0 when absent (poststop) or meaningless (createContainer: 1 or 0) */
-	char *bundle;
-	char *status;
-};
-
-int oci_state_parse(const char *buf, size_t len, struct oci_state *ret, struct nh_error **err);
-void oci_state_clear(struct oci_state *s);
+#include "oci_state.h"
 
 struct container_info {
 	char *id;
@@ -70,5 +52,3 @@ struct container_info *container_info_free(struct container_info *c);
 void container_info_freep(struct container_info **c);
 #define _cleanup_container_info_ __attribute__((cleanup(container_info_freep)))
 
-/* Looks up an annotation of the config (after overrides). NULL when absent. */
-const char *oci_config_annotation(const struct oci_config *c, const char *key);

@@ -12,30 +12,6 @@
 #include "json_util.h"
 #include "xalloc.h"
 
-static const char *const stage_names[OCI_STAGE__MAX] = {
-    [OCI_STAGE_PRESTART] = "prestart",
-    [OCI_STAGE_CREATE_RUNTIME] = "createRuntime",
-    [OCI_STAGE_CREATE_CONTAINER] = "createContainer",
-    [OCI_STAGE_START_CONTAINER] = "startContainer",
-    [OCI_STAGE_POSTSTART] = "poststart",
-    [OCI_STAGE_POSTSTOP] = "poststop",
-};
-
-const char *oci_stage_to_string(enum oci_stage s)
-{
-	if (s < 0 || s >= OCI_STAGE__MAX)
-		return NULL;
-	return stage_names[s];
-}
-
-enum oci_stage oci_stage_from_string(const char *s)
-{
-	for (int i = 0; i < OCI_STAGE__MAX; i++)
-		if (strcmp(s, stage_names[i]) == 0)
-			return (enum oci_stage)i;
-	return OCI_STAGE__INVALID;
-}
-
 /* Length of the valid UTF-8 sequence at p, or 0. */
 static size_t utf8_sequence_len(const unsigned char *p)
 {

@@ -15,22 +15,8 @@
 #include <sys/stat.h>
 
 #include "error.h"
+#include "oci_state.h"
 #include "regex_go.h"
-
-/* The stages a hooks.d file may name: the runtime-spec's hook stages. */
-enum oci_stage {
-	OCI_STAGE_PRESTART,
-	OCI_STAGE_CREATE_RUNTIME,
-	OCI_STAGE_CREATE_CONTAINER,
-	OCI_STAGE_START_CONTAINER,
-	OCI_STAGE_POSTSTART,
-	OCI_STAGE_POSTSTOP,
-	OCI_STAGE__MAX,
-	OCI_STAGE__INVALID = -EINVAL,
-};
-
-const char *oci_stage_to_string(enum oci_stage s);
-enum oci_stage oci_stage_from_string(const char *s);
 
 /* A runtime-spec hook object. */
 struct oci_hook {

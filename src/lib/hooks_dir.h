@@ -19,10 +19,7 @@
 
 #include "error.h"
 #include "hook_file.h"
-
-/* Where CRI-O and Podman read hooks.d files by default, lowest precedence first. */
-#define HOOKS_DIR_SYSTEM "/usr/share/containers/oci/hooks.d"
-#define HOOKS_DIR_ADMIN "/etc/containers/oci/hooks.d"
+#include "paths.h"
 
 enum hooks_load_mode {
 	HOOKS_LOAD_STRICT,

@@ -15,19 +15,7 @@
 #include "error.h"
 #include "hook_file.h"
 #include "hooks_dir.h"
-
-/* What the matcher needs to know about a container. */
-/* Every subject is valid UTF-8 (oci_config sees to it): the matcher skips PCRE2's check. */
-struct container_facts {
-	const char **annotation_keys; /* strings may not contain NUL: lengths below */
-	const char **annotation_values;
-	size_t *annotation_key_lens, *annotation_value_lens;
-	size_t n_annotations;
-	bool has_process; /* config.json has a process object */
-	const char *arg0; /* NULL when process.args is empty or absent */
-	size_t arg0_len;
-	bool has_bind_mounts;
-};
+#include "oci_config.h"
 
 /* Returns 1 on a match, 0 on none, -errno (with *err) when a regex fails to run or when
  * `commands` is reached for a process without args. */

@@ -26,11 +26,9 @@
 #include <stddef.h>
 
 #include "error.h"
+#include "nh_action.h"
+#include "paths.h"
 
-#define NODE_CONFIG_DEFAULT_PATH "/etc/nodehook/config.json"
-#define NODE_CONFIG_ENV "NODEHOOK_CONFIG"
-#define NODE_CONFIG_DEFAULT_RUNTIME "/usr/bin/runc"
-#define NODE_CONFIG_DEFAULT_STATE_DIR "/run/nodehook"
 
 enum on_error {
 	ON_ERROR_FAIL,
@@ -47,16 +45,6 @@ enum cri_kind {
 	CRI__MAX,
 	CRI__INVALID = -EINVAL,
 };
-
-/* The built-in actions, in the order they are applied (undone in reverse). */
-enum nh_action {
-	NH_ACTION_CPU_LOAD_BALANCING,
-	NH_ACTION__MAX,
-	NH_ACTION__INVALID = -EINVAL,
-};
-
-const char *nh_action_to_string(enum nh_action a);
-enum nh_action nh_action_from_string(const char *s);
 
 struct action_policy {
 	bool enabled;

@@ -11,7 +11,19 @@
 #include <stdbool.h>
 
 #include "error.h"
-#include "hooks_match.h"
+
+/* What the matcher needs to know about a container. */
+/* Every subject is valid UTF-8 (oci_config sees to it): the matcher skips PCRE2's check. */
+struct container_facts {
+	const char **annotation_keys; /* strings may not contain NUL: lengths below */
+	const char **annotation_values;
+	size_t *annotation_key_lens, *annotation_value_lens;
+	size_t n_annotations;
+	bool has_process; /* config.json has a process object */
+	const char *arg0; /* NULL when process.args is empty or absent */
+	size_t arg0_len;
+	bool has_bind_mounts;
+};
 
 struct oci_config {
 	json_object *doc;
@@ -36,21 +48,8 @@ int oci_config_load(const char *path, struct oci_config **ret, struct nh_error *
  * U+FFFD, as in Go. */
 void oci_config_override_annotation(struct oci_config *c, const char *key, const char *value);
 
-/* The matched hooks as a JSON object: stage name -> array of runtime-spec hook objects, stages
- * without hooks omitted. Returns a new reference. */
-json_object *hooks_result_to_json(const struct hooks_result *r);
-
-/* Appends the matched hooks after those already in config.json, per stage. A match creates the
- * hooks object even when the matched files name no stage, as upstream does. */
-int oci_config_inject(struct oci_config *c, const struct hooks_result *r, struct nh_error **err);
-
-/* The injection as `hooks inject` and the runtime wrapper do it: matches set against the
- * config's facts, and, if a hook file matched, appends its hooks and replaces the file at path
- * atomically (config.json stays byte-identical otherwise). Returns 1 when written, 0 when
- * nothing matched. */
-int oci_config_inject_hooks(struct oci_config *c, const struct hooks_set *set,
-			    enum prestart_mapping prestart, const char *path, struct nh_error **err)
-    __attribute__((warn_unused_result));
+/* Looks up an annotation of the config (after overrides). NULL when absent. */
+const char *oci_config_annotation(const struct oci_config *c, const char *key);
 
 /* Serialises the (possibly modified) document. The string belongs to the config. */
 const char *oci_config_to_string(struct oci_config *c, size_t *ret_len);

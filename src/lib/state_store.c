@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
-#include "container.h"
+#include "oci_state.h"
 #include "fileio.h"
 #include "json_util.h"
 #include "sysroot.h"

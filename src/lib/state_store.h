@@ -24,7 +24,7 @@
 #include <sys/types.h>
 
 #include "error.h"
-#include "node_config.h"
+#include "nh_action.h"
 
 struct state_store {
 	char *path;

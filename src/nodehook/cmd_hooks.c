@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "fileio.h"
 #include "hooks_dir.h"
+#include "hooks_inject.h"
 #include "hooks_match.h"
 #include "json_util.h"
 #include "node_config.h"
@@ -218,7 +219,7 @@ static int run(const struct hooks_options *o)
 		print_warning("%s, ignoring", set->skipped[i]->msg);
 
 	if (o->verb == VERB_INJECT) {
-		if (oci_config_inject_hooks(config, set, o->prestart, config_path, &err) < 0) {
+		if (hooks_inject_file(config, set, o->prestart, config_path, &err) < 0) {
 			print_error("%s", err->msg);
 			return 1;
 		}

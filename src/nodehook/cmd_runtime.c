@@ -30,6 +30,7 @@
 #include "cpulist.h"
 #include "fileio.h"
 #include "hooks_dir.h"
+#include "hooks_inject.h"
 #include "hooks_match.h"
 #include "json_util.h"
 #include "lifecycle.h"
@@ -125,7 +126,7 @@ static int prepare_create(const struct runtime_args *a, const struct node_config
 			   &err) < 0)
 		return fail(a, "%s", err->msg);
 
-	if (oci_config_inject_hooks(oci, set, PRESTART_AS_CREATE_RUNTIME, config_path, &err) < 0)
+	if (hooks_inject_file(oci, set, PRESTART_AS_CREATE_RUNTIME, config_path, &err) < 0)
 		return fail(a, "%s", err->msg);
 	return 0;
 }
