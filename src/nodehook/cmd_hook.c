@@ -19,6 +19,7 @@
 #include "container.h"
 #include "fileio.h"
 #include "json_util.h"
+#include "kernel.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "node_config.h"
@@ -245,7 +246,7 @@ int cmd_hook(int argc, char **argv)
 		rc = 1;
 	} else {
 		sysroot_set(config->sysroot);
-		if (read_boot_id(&boot_id, &err) < 0) {
+		if (kernel_boot_id(&boot_id, &err) < 0) {
 			log_error("%s", err->msg);
 			rc = 1;
 		} else {

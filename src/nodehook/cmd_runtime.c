@@ -33,6 +33,7 @@
 #include "hooks_inject.h"
 #include "hooks_match.h"
 #include "json_util.h"
+#include "kernel.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "node_config.h"
@@ -226,7 +227,7 @@ static int open_record(const struct runtime_args *a, const struct node_config *c
 {
 	_cleanup_error_ struct nh_error *err = NULL;
 	_cleanup_free_ char *boot_id = NULL;
-	if (read_boot_id(&boot_id, &err) < 0)
+	if (kernel_boot_id(&boot_id, &err) < 0)
 		return -fail(a, "%s", err->msg);
 	int r = lifecycle_open_record(config, boot_id, a->id, ret_store, ret_rec, &err);
 	return r < 0 ? -fail(a, "%s", err->msg) : r;

@@ -21,6 +21,7 @@
 #include "container.h"
 #include "cpulist.h"
 #include "json_util.h"
+#include "kernel.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "node_config.h"
@@ -116,7 +117,7 @@ static int state_ctx_open(struct state_ctx *c, bool exclusive)
 	}
 	if (strcmp(sysroot_get(), "/") == 0)
 		sysroot_set(c->config->sysroot);
-	if (read_boot_id(&c->boot_id, &err) < 0 ||
+	if (kernel_boot_id(&c->boot_id, &err) < 0 ||
 	    state_store_open_existing(c->config->state_dir, c->boot_id, &c->store, &err) < 0 ||
 	    (c->store && state_store_lock(c->store, exclusive, &err) < 0)) {
 		print_error("%s", err->msg);

@@ -1,7 +1,7 @@
 /* state_store: records and ledger documents round trip; another boot's files are void and
  * removed; container ids and document names are checked before any path is built; records list
  * sorted; the lock is exclusive against shared and exclusive holders in other processes; unsafe
- * state directories are refused; process_start_time() on this process, a zombie, a missing pid
+ * state directories are refused; kernel_kernel_process_start_time() on this process, a zombie, a missing pid
  * and fixture /proc files; lifecycle_orphans() finds ledger entries without a record.
  * Each case works in its own directory under /tmp; the sysroot is reset after each. */
 #include <errno.h>
@@ -20,6 +20,7 @@
 
 #include "cleanup.h"
 #include "json_util.h"
+#include "kernel.h"
 #include "lifecycle.h"
 #include "state_store.h"
 #include "sysroot.h"
@@ -482,7 +483,7 @@ static void test_unsafe_dir_refused(void **state)
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* process_start_time */
+/* kernel_process_start_time */
 
 static unsigned long long start_time_of(pid_t pid)
 {
@@ -507,7 +508,7 @@ static void test_start_time_live_zombie_missing(void **state)
 	(void)state;
 	struct nh_error *err = NULL;
 	uint64_t v = 0;
-	assert_int_equal(process_start_time(getpid(), &v, &err), 1);
+	assert_int_equal(kernel_process_start_time(getpid(), &v, &err), 1);
 	assert_true(v == start_time_of(getpid()));
 
 	int go[2];
@@ -522,7 +523,7 @@ static void test_start_time_live_zombie_missing(void **state)
 	}
 	close(go[0]);
 	uint64_t child = 0;
-	assert_int_equal(process_start_time(pid, &child, &err), 1);
+	assert_int_equal(kernel_process_start_time(pid, &child, &err), 1);
 	assert_true(child == start_time_of(pid));
 	assert_true(child >= v);
 
@@ -531,14 +532,14 @@ static void test_start_time_live_zombie_missing(void **state)
 	siginfo_t info = {0};
 	assert_int_equal(waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT), 0);
 	child = 7;
-	assert_int_equal(process_start_time(pid, &child, &err), 0);
+	assert_int_equal(kernel_process_start_time(pid, &child, &err), 0);
 	assert_true(child == 7); /* untouched */
 	assert_int_equal(waitpid(pid, NULL, 0), pid);
 
 	/* Reaped (unless the pid was reused within microseconds), and pids that cannot exist. */
-	assert_int_equal(process_start_time(INT_MAX, &child, &err), 0);
-	assert_int_equal(process_start_time(0, &child, &err), 0);
-	assert_int_equal(process_start_time(-1, &child, &err), 0);
+	assert_int_equal(kernel_process_start_time(INT_MAX, &child, &err), 0);
+	assert_int_equal(kernel_process_start_time(0, &child, &err), 0);
+	assert_int_equal(kernel_process_start_time(-1, &child, &err), 0);
 	assert_null(err);
 }
 
@@ -571,14 +572,14 @@ static void test_start_time_parsing(void **state)
 
 	struct nh_error *err = NULL;
 	uint64_t v = 0;
-	assert_int_equal(process_start_time(100, &v, &err), 1);
+	assert_int_equal(kernel_process_start_time(100, &v, &err), 1);
 	assert_true(v == 123456789);
-	assert_int_equal(process_start_time(101, &v, &err), 0);
-	assert_int_equal(process_start_time(102, &v, &err), 0);
-	assert_int_equal(process_start_time(106, &v, &err), 0); /* no such directory */
-	assert_error_prefix(process_start_time(103, &v, &err), &err, EBADMSG, f->root);
-	assert_error_prefix(process_start_time(104, &v, &err), &err, EBADMSG, f->root);
-	assert_error_prefix(process_start_time(105, &v, &err), &err, EBADMSG, f->root);
+	assert_int_equal(kernel_process_start_time(101, &v, &err), 0);
+	assert_int_equal(kernel_process_start_time(102, &v, &err), 0);
+	assert_int_equal(kernel_process_start_time(106, &v, &err), 0); /* no such directory */
+	assert_error_prefix(kernel_process_start_time(103, &v, &err), &err, EBADMSG, f->root);
+	assert_error_prefix(kernel_process_start_time(104, &v, &err), &err, EBADMSG, f->root);
+	assert_error_prefix(kernel_process_start_time(105, &v, &err), &err, EBADMSG, f->root);
 }
 
 static void test_boot_id(void **state)
@@ -591,11 +592,11 @@ static void test_boot_id(void **state)
 	sysroot_set(f->root);
 	struct nh_error *err = NULL;
 	_cleanup_free_ char *id = NULL;
-	assert_ok(read_boot_id(&id, &err), &err);
+	assert_ok(kernel_boot_id(&id, &err), &err);
 	assert_string_equal(id, BOOT_A);
 	free(tu_write_file(dir, "boot_id", "\n", 1));
 	char *none = NULL;
-	assert_error_prefix(read_boot_id(&none, &err), &err, EBADMSG, f->root);
+	assert_error_prefix(kernel_boot_id(&none, &err), &err, EBADMSG, f->root);
 	assert_null(none);
 }
 

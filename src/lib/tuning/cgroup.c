@@ -12,10 +12,9 @@
 
 #include "cleanup.h"
 #include "fileio.h"
+#include "kernel.h"
 #include "sysroot.h"
 #include "xalloc.h"
-
-#define CGROUP_FILE_MAX (1u << 20)
 
 /* mountinfo escapes space, tab, newline and backslash as \ooo. */
 static void unescape_octal(char *s)
@@ -152,64 +151,18 @@ int cgroup_of_pid(pid_t pid, enum cgroup_version version, char **ret, struct nh_
 			    version == CGROUP_V2 ? "unified" : "cpuset");
 }
 
+/* The node path of a cgroup file (file NULL: of the cgroup directory). */
 static char *file_path(const char *mount, const char *cgroup, const char *file)
 {
-	_cleanup_free_ char *host = xasprintf("%s%s%s%s", mount, strcmp(cgroup, "/") ? cgroup : "",
-					      file ? "/" : "", file ? file : "");
-	return sysroot_path(host);
-}
-
-/* Reads a cgroup or sysctl file from an open fd: small, size unknown (st_size is 0), read until
- * EOF without the fstat read_full_fd would do. ENODEV (a cgroup removed between open and read)
- * and ENOENT (a sysctl unregistered) come back as -ENOENT without an error. */
-static int read_cgroup_fd(int fd, const char *path, char **ret, struct nh_error **err)
-{
-	size_t cap = 256, len = 0;
-	_cleanup_free_ char *buf = xmalloc(cap);
-	for (;;) {
-		if (len + 1 >= cap) {
-			if (cap >= CGROUP_FILE_MAX)
-				return nh_error_set(err, EFBIG, "%s: larger than %u bytes", path,
-						    CGROUP_FILE_MAX);
-			cap *= 2;
-			buf = xrealloc(buf, cap);
-		}
-		size_t want = cap - 1 - len;
-		ssize_t n = read(fd, buf + len, want);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == ENODEV || errno == ENOENT)
-				return -ENOENT;
-			return nh_error_set_errno(err, errno, "%s", path);
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		/* A short read of less than a page is the whole file: kernfs and sysctl hand out
-		 * up to a page per read, a regular file all that is left. This saves the read that
-		 * would return 0, on every one of hundreds of files of a cpuset walk. */
-		if ((size_t)n < want && len < 4096)
-			break;
-	}
-	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
-		len--;
-	buf[len] = '\0';
-	*ret = TAKE_PTR(buf);
-	return 0;
+	return xasprintf("%s%s%s%s", mount, strcmp(cgroup, "/") ? cgroup : "", file ? "/" : "",
+			 file ? file : "");
 }
 
 int cgroup_read(const char *mount, const char *cgroup, const char *file, char **ret,
 		struct nh_error **err)
 {
-	_cleanup_free_ char *path = file_path(mount, cgroup, file);
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return -ENOENT;
-		return nh_error_set_errno(err, errno, "%s", path);
-	}
-	return read_cgroup_fd(fd, path, ret, err);
+	_cleanup_free_ char *node_path = file_path(mount, cgroup, file);
+	return kernel_read_file(node_path, ret, err);
 }
 
 int cgroup_read_at(int dir_fd, const char *cgroup, const char *file, char **ret,
@@ -222,7 +175,7 @@ int cgroup_read_at(int dir_fd, const char *cgroup, const char *file, char **ret,
 		return nh_error_set_errno(err, errno, "%s/%s", cgroup, file);
 	}
 	_cleanup_free_ char *what = xasprintf("%s/%s", cgroup, file);
-	return read_cgroup_fd(fd, what, ret, err);
+	return kernel_read_fd(fd, what, ret, err);
 }
 
 int cgroup_read_cpus_at(int dir_fd, const char *cgroup, const char *file, struct cpuset *ret,
@@ -241,29 +194,8 @@ int cgroup_read_cpus_at(int dir_fd, const char *cgroup, const char *file, struct
 int cgroup_write(const char *mount, const char *cgroup, const char *file, const char *value,
 		 struct nh_error **err)
 {
-	_cleanup_free_ char *path = file_path(mount, cgroup, file);
-	/* O_TRUNC: harmless on cgroupfs, and needed on the fixture trees of the unit tests. */
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return -ENOENT;
-		return nh_error_set_errno(err, errno, "%s", path);
-	}
-	/* One write per value, newline-terminated as echo(1) writes it: every cgroup and sysctl
-	 * write handler strips it, a file then reads back as the kernel prints it (which keeps the
-	 * fake trees of the unit tests byte-exact), and an empty value is "\n", as CRI-O writes to
-	 * clear cpuset.cpus.exclusive. No partial writes to retry. */
-	_cleanup_free_ char *line = xasprintf("%s\n", value);
-	size_t len = strlen(line);
-	ssize_t n = write(fd, line, len);
-	if (n < 0) {
-		if (errno == ENODEV || errno == ENOENT) /* gone since open, as in cgroup_read */
-			return -ENOENT;
-		return nh_error_set_errno(err, errno, "write '%s' to %s", value, path);
-	}
-	if ((size_t)n != len)
-		return nh_error_set(err, EIO, "write '%s' to %s: short write", value, path);
-	return 0;
+	_cleanup_free_ char *node_path = file_path(mount, cgroup, file);
+	return kernel_write_file(node_path, value, err);
 }
 
 int cgroup_read_cpus(const char *mount, const char *cgroup, const char *file, struct cpuset *ret,
@@ -326,7 +258,8 @@ int cgroup_walk(const char *mount, const char *start,
 		int (*fn)(const char *cgroup, int dir_fd, void *userdata, struct nh_error **err),
 		void *userdata, struct nh_error **err)
 {
-	_cleanup_free_ char *path = file_path(mount, start, NULL);
+	_cleanup_free_ char *node_path = file_path(mount, start, NULL);
+	_cleanup_free_ char *path = sysroot_path(node_path);
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : nh_error_set_errno(err, errno, "%s", path);
@@ -339,18 +272,4 @@ char *cgroup_parent(const char *cgroup)
 	if (!slash || slash == cgroup)
 		return xstrdup("/");
 	return xstrndup(cgroup, (size_t)(slash - cgroup));
-}
-
-int cpus_online(struct cpuset *ret, struct nh_error **err)
-{
-	_cleanup_free_ char *path = sysroot_path("/sys/devices/system/cpu/online");
-	_cleanup_free_ char *buf = NULL;
-	size_t len = 0;
-	int r = read_file_at(AT_FDCWD, path, 4096, &buf, &len, err);
-	if (r < 0)
-		return r;
-	r = cpuset_parse_list(buf, ret, err);
-	if (r < 0)
-		return nh_error_wrap(err, "%s", path);
-	return 0;
 }

@@ -33,8 +33,7 @@ int cgroup_of_pid(pid_t pid, enum cgroup_version version, char **ret, struct nh_
 
 /* Reads <sysroot><mount><cgroup>/<file>, trailing newline removed. ENOENT is returned as such
  * (without an error message) when the cgroup is gone, for callers that tolerate it. cgroup_write
- * writes the value and a newline in one write(), like echo(1). Both also serve single-value
- * sysctl files (mount "", cgroup an absolute /proc/sys directory). */
+ * writes the value and a newline in one write(), like echo(1). Sysctl files are kernel.h's. */
 int cgroup_read(const char *mount, const char *cgroup, const char *file, char **ret,
 		struct nh_error **err);
 int cgroup_write(const char *mount, const char *cgroup, const char *file, const char *value,
@@ -60,6 +59,3 @@ int cgroup_read_cpus_at(int dir_fd, const char *cgroup, const char *file, struct
 
 /* The parent cgroup path ("/a/b" -> "/a", "/a" -> "/"). */
 char *cgroup_parent(const char *cgroup);
-
-/* Online CPUs from <sysroot>/sys/devices/system/cpu/online. */
-int cpus_online(struct cpuset *ret, struct nh_error **err);

@@ -12,28 +12,20 @@
 #include "action.h"
 #include "cleanup.h"
 #include "cpulist.h"
-#include "fileio.h"
+#include "kernel.h"
 #include "log.h"
-#include "sysroot.h"
 #include "xalloc.h"
 
 /* The runtime that runs a hook is its parent (runc or crun, or a wrapper that exec'ed them). */
 static void runtime_from_parent(char **ret_path, char **ret_root)
 {
-	char rel[64];
-	snprintf(rel, sizeof(rel), "/proc/%d/exe", (int)getppid());
-	_cleanup_free_ char *exe_link = sysroot_path(rel);
-	char exe[4096];
-	ssize_t n = readlink(exe_link, exe, sizeof(exe) - 1);
-	if (n <= 0)
+	_cleanup_free_ char *exe = NULL;
+	if (kernel_process_exe(getppid(), &exe) <= 0)
 		return;
-	exe[n] = '\0';
-	snprintf(rel, sizeof(rel), "/proc/%d/cmdline", (int)getppid());
-	_cleanup_free_ char *cmdline_path = sysroot_path(rel);
 	_cleanup_free_ char *buf = NULL;
 	size_t len = 0;
 	_cleanup_error_ struct nh_error *err = NULL;
-	if (read_file_at(AT_FDCWD, cmdline_path, 1u << 20, &buf, &len, &err) < 0)
+	if (kernel_process_cmdline(getppid(), &buf, &len, &err) < 0)
 		return;
 	/* Global options come before the command: --root R, --root=R, -root R (runc). */
 	for (size_t i = 0; i < len;) {
@@ -52,7 +44,7 @@ static void runtime_from_parent(char **ret_path, char **ret_root)
 			break;
 		i += arg_len + 1;
 	}
-	*ret_path = xstrdup(exe);
+	*ret_path = TAKE_PTR(exe);
 }
 
 /* Whether a record describes another process than the container now starting under its id. */
@@ -87,7 +79,7 @@ int lifecycle_record_open(struct state_store *store, const struct node_config *c
 	uint64_t start = 0;
 	if (c->pid > 0) {
 		struct nh_error *e = NULL;
-		if (process_start_time(c->pid, &start, &e) < 0) {
+		if (kernel_process_start_time(c->pid, &start, &e) < 0) {
 			log_debug("start time of pid %d: %s", (int)c->pid, e->msg);
 			nh_error_free(e);
 		}
@@ -377,7 +369,7 @@ int lifecycle_container_gone(const struct container_record *rec, struct nh_error
 	if (r > 0)
 		return 0;
 	uint64_t start = 0;
-	r = process_start_time(rec->pid, &start, err);
+	r = kernel_process_start_time(rec->pid, &start, err);
 	if (r < 0)
 		return r;
 	/* The same process still runs (or one we cannot tell from it: no start time recorded). */

@@ -95,10 +95,3 @@ bool state_record_present(const char *state_dir, const char *id);
 
 /* The ids that have a record, sorted. NULL-terminated; the caller frees with strv_free. */
 int state_record_list(struct state_store *s, char ***ret, struct nh_error **err);
-
-/* Reads field 22 (starttime) of <sysroot>/proc/<pid>/stat. Returns 1 and the value; 0 if the
- * process does not exist or is a zombie (it has exited: as good as gone). */
-int process_start_time(pid_t pid, uint64_t *ret, struct nh_error **err);
-
-/* Reads the boot id through the sysroot. */
-int read_boot_id(char **ret, struct nh_error **err);

@@ -22,6 +22,7 @@
 #include "cgroup.h"
 #include "cleanup.h"
 #include "json_util.h"
+#include "kernel.h"
 #include "lb_backend.h"
 #include "lb_ledger.h"
 #include "log.h"
@@ -319,7 +320,7 @@ static int reconcile(struct state_store *store, struct ledger *l, struct nh_erro
 	}
 
 	_cleanup_cpuset_ struct cpuset housekeeping = {0};
-	r = cpus_online(&housekeeping, err);
+	r = kernel_cpus_online(&housekeeping, err);
 	if (r < 0)
 		return r;
 	cpuset_subtract(&housekeeping, &isolated);

@@ -27,7 +27,7 @@
 
 #include "cgroup.h"
 #include "cleanup.h"
-#include "fileio.h"
+#include "kernel.h"
 #include "json_util.h"
 #include "lb_backend.h"
 #include "lb_ledger.h"
@@ -36,7 +36,7 @@
 #include "xalloc.h"
 
 #define LEDGER "sched-domain.json"
-#define SD_DIR "/proc/sys/kernel/sched_domain"
+#define SD_DIR KERNEL_SCHED_DOMAIN_DIR
 #define SD_LOAD_BALANCE 0x1
 #define WALK_TRIES 5
 #define DOMAINS_MAX 64
@@ -77,10 +77,11 @@ static __attribute__((warn_unused_result)) int ledger_save(struct state_store *s
 /* Reads a domain's flags: 0, -ENOENT (vanished; no message) or an error. */
 static int read_flags(unsigned cpu, unsigned domain, long *ret, struct nh_error **err)
 {
-	char dir[96];
+	char dir[96], path[112];
 	snprintf(dir, sizeof(dir), SD_DIR "/cpu%u/domain%u", cpu, domain);
+	snprintf(path, sizeof(path), "%s/flags", dir);
 	_cleanup_free_ char *text = NULL;
-	int r = cgroup_read("", dir, "flags", &text, err);
+	int r = kernel_read_file(path, &text, err);
 	if (r < 0)
 		return r;
 	char *end = NULL;
@@ -96,10 +97,10 @@ static int read_flags(unsigned cpu, unsigned domain, long *ret, struct nh_error 
 static __attribute__((warn_unused_result)) int write_flags(unsigned cpu, unsigned domain,
 							   long flags, struct nh_error **err)
 {
-	char dir[96], value[32];
-	snprintf(dir, sizeof(dir), SD_DIR "/cpu%u/domain%u", cpu, domain);
+	char path[112], value[32];
+	snprintf(path, sizeof(path), SD_DIR "/cpu%u/domain%u/flags", cpu, domain);
 	snprintf(value, sizeof(value), "%ld", flags);
-	return cgroup_write("", dir, "flags", value, err);
+	return kernel_write_file(path, value, err);
 }
 
 static int compare_unsigned(const void *a, const void *b)
@@ -230,7 +231,7 @@ static int reconcile(struct state_store *store, struct ledger *l, struct nh_erro
 		return r;
 
 	_cleanup_cpuset_ struct cpuset left = {0};
-	r = cpus_online(&left, err);
+	r = kernel_cpus_online(&left, err);
 	if (r < 0)
 		return r;
 	cpuset_subtract(&left, &isolated);
@@ -264,20 +265,6 @@ static __attribute__((warn_unused_result)) int forget(struct state_store *store,
 		action_crash_point();
 	}
 	return reconcile(store, l, err);
-}
-
-/* Major and minor of <sysroot>/proc/sys/kernel/osrelease. */
-static int kernel_version(unsigned *ret_major, unsigned *ret_minor, struct nh_error **err)
-{
-	_cleanup_free_ char *path = sysroot_path("/proc/sys/kernel/osrelease");
-	_cleanup_free_ char *text = NULL;
-	size_t len = 0;
-	int r = read_file_at(AT_FDCWD, path, 256, &text, &len, err);
-	if (r < 0)
-		return r;
-	if (sscanf(text, "%u.%u", ret_major, ret_minor) != 2)
-		return nh_error_set(err, EBADMSG, "%s: not a kernel release: '%.64s'", path, text);
-	return 0;
 }
 
 /* Cheap: one small read, then the first CPU directory that has a domain0. */
