@@ -67,7 +67,7 @@ char *lbt_snapshot_without(const struct lbt *t, void (*setup)(struct lbt *),
 /* Whether the state store holds a document (a ledger). */
 bool lbt_has_doc(const struct lbt *t, const char *name);
 
-/* A container as the hook knows it at createRuntime, its record as lifecycle_record_open() starts
+/* A container as the hook knows it at createRuntime, its record as lifecycle_record_begin() starts
  * it for a new container (id and pid; no runtime, no pod). */
 struct lbt_ctr {
 	struct container_record rec;

@@ -63,6 +63,21 @@ int nh_error_wrap(struct nh_error **err, const char *fmt, ...)
 	return -(*err)->errnum;
 }
 
+int nh_error_append(struct nh_error **err, const char *fmt, ...)
+{
+	if (!err || !*err)
+		return -EIO;
+	va_list ap;
+	va_start(ap, fmt);
+	char *suffix = xvasprintf(fmt, ap);
+	va_end(ap);
+	char *msg = xasprintf("%s%s", (*err)->msg, suffix);
+	free(suffix);
+	free((*err)->msg);
+	(*err)->msg = msg;
+	return -(*err)->errnum;
+}
+
 struct nh_error *nh_error_free(struct nh_error *e)
 {
 	if (e) {

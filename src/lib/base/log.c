@@ -1,26 +1,38 @@
 #include "log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 
+#include "cleanup.h"
+#include "fileio.h"
+#include "json_util.h"
 #include "xalloc.h"
 
 static bool use_syslog;
-static bool use_stderr = true;
+static enum log_stderr_format stderr_format = LOG_STDERR_PLAIN;
+static enum log_level stderr_max = LOG_LEVEL_INFO;
 static enum log_level max = LOG_LEVEL_INFO;
+static char *runtime_log;
+static bool runtime_log_json;
 static char *context;
 
-void log_open(const char *ident, bool to_syslog, bool to_stderr, enum log_level max_level)
+void log_open(const struct log_sinks *sinks)
 {
-	use_syslog = to_syslog;
-	use_stderr = to_stderr;
-	max = max_level;
+	use_syslog = sinks->syslog_ident != NULL;
+	stderr_format = sinks->stderr_format;
+	stderr_max = sinks->stderr_max;
+	max = sinks->max;
+	free(runtime_log);
+	runtime_log = sinks->runtime_log ? xstrdup(sinks->runtime_log) : NULL;
+	runtime_log_json = sinks->runtime_log_json;
 	if (use_syslog)
-		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+		openlog(sinks->syslog_ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
 
 void log_close(void)
@@ -58,6 +70,49 @@ static const int syslog_priority[LOG_LEVEL__MAX] = {
     [LOG_LEVEL_DEBUG] = LOG_DEBUG,
 };
 
+/* Appends one line to the runtime's --log, in the format runc writes there. */
+static void write_runtime_log(const char *msg)
+{
+	_cleanup_close_ int fd =
+	    open(runtime_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+	if (fd < 0)
+		return;
+	char when[64];
+	time_t now = time(NULL);
+	struct tm tm;
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+	_cleanup_free_ char *line = NULL;
+	if (runtime_log_json) {
+		_cleanup_json_ json_object *o = json_object_new_object();
+		json_object_object_add(o, "level", json_object_new_string("error"));
+		_cleanup_free_ char *full = xasprintf("nodehook: %s", msg);
+		json_object_object_add(o, "msg", json_object_new_string(full));
+		json_object_object_add(o, "time", json_object_new_string(when));
+		line = xasprintf("%s\n", json_to_string(o, NULL));
+	} else {
+		line = xasprintf("time=\"%s\" level=error msg=\"nodehook: %s\"\n", when, msg);
+	}
+	(void)write_all(fd, line, strlen(line));
+}
+
+static void write_stderr(enum log_level level, const char *ctx, const char *msg)
+{
+	switch (stderr_format) {
+	case LOG_STDERR_TAGGED:
+		fprintf(stderr, "nodehook: %s: %s%s\n", level_names[level], ctx, msg);
+		break;
+	case LOG_STDERR_PLAIN:
+		if (level == LOG_LEVEL_ERROR)
+			fprintf(stderr, "nodehook: %s\n", msg);
+		else
+			fprintf(stderr, "nodehook: %s: %s\n", level_names[level], msg);
+		break;
+	case LOG_STDERR_OFF:
+	default:
+		break;
+	}
+}
+
 void log_msg(enum log_level level, const char *fmt, ...)
 {
 	if (level < 0 || level >= LOG_LEVEL__MAX || level > max)
@@ -70,8 +125,10 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	const char *ctx = context ? context : "";
 	if (use_syslog)
 		syslog(syslog_priority[level], "%s%s", ctx, msg);
-	if (use_stderr)
-		fprintf(stderr, "nodehook: %s: %s%s\n", level_names[level], ctx, msg);
+	if (runtime_log && level == LOG_LEVEL_ERROR)
+		write_runtime_log(msg);
+	if (level <= stderr_max)
+		write_stderr(level, ctx, msg);
 	free(msg);
 	errno = saved;
 }

@@ -1,14 +1,23 @@
 #include "sysroot.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "xalloc.h"
 
 static const char *root = "/";
+static bool set_explicitly;
 
 void sysroot_set(const char *r)
 {
 	root = (r && r[0]) ? r : "/";
+	set_explicitly = true;
+}
+
+void sysroot_set_default(const char *r)
+{
+	if (!set_explicitly)
+		root = (r && r[0]) ? r : "/";
 }
 
 const char *sysroot_get(void)

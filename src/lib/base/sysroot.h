@@ -6,8 +6,13 @@
  * Ownership rule: returned strings belong to the caller. */
 #pragma once
 
-/* Sets the root for this process. NULL or "" means "/". Only main calls this. */
+/* Sets the root for this process: `nodehook --sysroot DIR`, and the unit tests. NULL or "" means
+ * "/". It wins over the node config's "sysroot" (sysroot_set_default). */
 void sysroot_set(const char *root);
+
+/* Sets the root unless sysroot_set() has: the node config's "sysroot", applied when the node
+ * context opens (node_context.h). */
+void sysroot_set_default(const char *root);
 
 const char *sysroot_get(void);
 

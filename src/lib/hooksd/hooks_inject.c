@@ -78,14 +78,13 @@ int hooks_inject(struct oci_config *c, const struct hooks_result *r, struct nh_e
 int hooks_inject_file(struct oci_config *c, const struct hooks_set *set,
 		      enum prestart_mapping prestart, const char *path, struct nh_error **err)
 {
-	struct hooks_result result = {0};
+	_cleanup_hooks_result_ struct hooks_result result = {0};
 	int r = hooks_match(set, &c->facts, prestart, &result, err);
 	if (r < 0)
 		return r;
 	if (!result.any_matched)
 		return 0;
 	r = hooks_inject(c, &result, err);
-	hooks_result_clear(&result);
 	if (r < 0)
 		return nh_error_wrap(err, "%s", path);
 	size_t len = 0;

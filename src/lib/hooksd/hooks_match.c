@@ -108,15 +108,10 @@ void hooks_result_clear(struct hooks_result *r)
 	*r = (struct hooks_result){0};
 }
 
-static void hooks_result_clearp(struct hooks_result *r)
-{
-	hooks_result_clear(r);
-}
-
 int hooks_match(const struct hooks_set *set, const struct container_facts *facts,
 		enum prestart_mapping prestart, struct hooks_result *ret, struct nh_error **err)
 {
-	__attribute__((cleanup(hooks_result_clearp))) struct hooks_result res = {0};
+	_cleanup_hooks_result_ struct hooks_result res = {0};
 	for (size_t i = 0; i < set->n; i++) {
 		const struct hook_file *h = set->files[i];
 		int r = hook_when_match(&h->when, facts, err);

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cleanup.h"
 #include "error.h"
 #include "hook_file.h"
 #include "hooks_dir.h"
@@ -40,3 +41,4 @@ int hooks_match(const struct hooks_set *set, const struct container_facts *facts
 		enum prestart_mapping prestart, struct hooks_result *ret, struct nh_error **err);
 
 void hooks_result_clear(struct hooks_result *r);
+#define _cleanup_hooks_result_ _cleanup_(hooks_result_clear)

@@ -51,4 +51,3 @@ int container_info_build(const struct oci_state *state, const struct oci_config 
 struct container_info *container_info_free(struct container_info *c);
 void container_info_freep(struct container_info **c);
 #define _cleanup_container_info_ __attribute__((cleanup(container_info_freep)))
-

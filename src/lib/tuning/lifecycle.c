@@ -14,6 +14,7 @@
 #include "cpulist.h"
 #include "kernel.h"
 #include "log.h"
+#include "requests.h"
 #include "xalloc.h"
 
 /* The runtime that runs a hook is its parent (runc or crun, or a wrapper that exec'ed them). */
@@ -55,26 +56,36 @@ static bool record_of_other_process(const struct container_record *rec, pid_t pi
 	return rec->pid != pid || (rec->pid_start && start && rec->pid_start != start);
 }
 
-int lifecycle_open_record(const struct node_config *config, const char *boot_id, const char *id,
-			  struct state_store **ret_store, struct container_record *ret,
-			  struct nh_error **err)
+static void event_add(struct lifecycle_events *ev, enum lifecycle_event_kind kind, enum nh_action a,
+		      const char *key, const char *text, const char *text2, pid_t pid)
 {
-	_cleanup_state_store_ struct state_store *store = NULL;
-	int r = state_store_open_existing(config->state_dir, boot_id, &store, err);
-	if (r < 0 || !store)
-		return r;
-	r = state_store_lock(store, true, err);
-	if (r < 0)
-		return r;
-	r = state_record_read(store, id, ret, err);
-	if (r > 0)
-		*ret_store = TAKE_PTR(store);
-	return r;
+	if (!ev)
+		return;
+	ev->v = xreallocarray(ev->v, ev->n + 1, sizeof(*ev->v));
+	ev->v[ev->n++] = (struct lifecycle_event){
+	    .kind = kind,
+	    .action = a,
+	    .key = key ? xstrdup(key) : NULL,
+	    .text = text ? xstrdup(text) : NULL,
+	    .text2 = text2 ? xstrdup(text2) : NULL,
+	    .pid = pid,
+	};
 }
 
-int lifecycle_record_open(struct state_store *store, const struct node_config *config,
-			  const struct container_info *c, struct container_record *ret,
-			  struct nh_error **err)
+void lifecycle_events_clear(struct lifecycle_events *ev)
+{
+	for (size_t i = 0; i < ev->n; i++) {
+		free(ev->v[i].key);
+		free(ev->v[i].text);
+		free(ev->v[i].text2);
+	}
+	free(ev->v);
+	*ev = (struct lifecycle_events){0};
+}
+
+static int record_begin(struct state_store *store, const struct node_config *config,
+			const struct container_info *c, struct lifecycle_events *ev,
+			struct container_record *ret, struct nh_error **err)
 {
 	uint64_t start = 0;
 	if (c->pid > 0) {
@@ -93,9 +104,8 @@ int lifecycle_record_open(struct state_store *store, const struct node_config *c
 		return 0;
 	}
 	if (r > 0) {
-		log_info("a record of an earlier container %s (pid %d) is still here: undoing it "
-			 "first",
-			 old.id, (int)old.pid);
+		event_add(ev, LIFECYCLE_EARLIER_UNDONE, NH_ACTION__INVALID, NULL, old.id, NULL,
+			  old.pid);
 		r = lifecycle_undo(store, config, &old, err);
 		container_record_clear(&old);
 		if (r < 0)
@@ -112,6 +122,13 @@ int lifecycle_record_open(struct state_store *store, const struct node_config *c
 	rec.since = (int64_t)time(NULL);
 	*ret = rec;
 	return 0;
+}
+
+int lifecycle_record_begin(struct state_store *store, const struct node_config *config,
+			   const struct container_info *c, struct container_record *ret,
+			   struct nh_error **err)
+{
+	return record_begin(store, config, c, NULL, ret, err);
 }
 
 static bool record_empty(const struct container_record *rec)
@@ -139,35 +156,39 @@ static int record_sync(struct state_store *store, struct container_record *rec,
 	return state_record_write(store, rec, err);
 }
 
-int lifecycle_apply(struct state_store *store, const struct node_config *config,
-		    const struct container_info *c, struct container_record *rec, enum nh_action a,
-		    struct nh_error **err)
+static int apply_action(struct state_store *store, const struct node_config *config,
+			const struct container_info *c, struct container_record *rec,
+			enum nh_action a, struct lifecycle_events *ev, struct nh_error **err)
 {
 	const struct action_ops *ops = action_lookup(a);
 	struct action_record *ar = &rec->actions[a];
-	if (ar->present && ar->applied) {
-		log_info("%s: already applied", nh_action_to_string(a));
+	if (ar->present && ar->applied)
 		return 0;
-	}
 	struct action_context ctx = {
 	    .store = store, .config = config, .container = c, .record = rec, .action = a};
 	int r = ops->apply(&ctx, err);
 	if (r < 0) {
 		_cleanup_error_ struct nh_error *undo_err = NULL;
 		if (ar->present && ops->undo(&ctx, &undo_err) < 0) {
-			log_warning("%s: rollback failed: %s; the record stays for 'nodehook gc'",
-				    nh_action_to_string(a), undo_err->msg);
+			event_add(ev, LIFECYCLE_ROLLBACK_FAILED, a, NULL, undo_err->msg, NULL, 0);
 			return r;
 		}
 		action_record_forget(ar);
 		_cleanup_error_ struct nh_error *sync_err = NULL;
 		if (record_sync(store, rec, &sync_err) < 0)
-			log_warning("%s, ignoring", sync_err->msg);
+			event_add(ev, LIFECYCLE_RECORD_NOT_SYNCED, a, NULL, sync_err->msg, NULL, 0);
 		return r;
 	}
 	ar->applied = true;
 	r = state_record_write(store, rec, err);
 	return r < 0 ? r : 1;
+}
+
+int lifecycle_apply(struct state_store *store, const struct node_config *config,
+		    const struct container_info *c, struct container_record *rec, enum nh_action a,
+		    struct nh_error **err)
+{
+	return apply_action(store, config, c, rec, a, NULL, err);
 }
 
 int lifecycle_undo(struct state_store *store, const struct node_config *config,
@@ -376,4 +397,154 @@ int lifecycle_container_gone(const struct container_record *rec, struct nh_error
 	if (r > 0 && (!rec->pid_start || start == rec->pid_start))
 		return 0;
 	return 1;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The flows, one call each for the entry points. */
+
+/* A refused or failed action: an error when the action's on_error is "fail", else an event and
+ * the start goes on. */
+static int refuse(const struct node_config *config, enum nh_action a, const char *key,
+		  const char *reason, int errnum, struct lifecycle_events *ev,
+		  struct nh_error **err)
+{
+	if (config->actions[a].on_error == ON_ERROR_LOG) {
+		event_add(ev, LIFECYCLE_REFUSED, a, key, reason, NULL, 0);
+		return 0;
+	}
+	return nh_error_set(err, errnum, "%s ('%s'): %s", nh_action_to_string(a), key, reason);
+}
+
+/* Which actions the container asks for and may have: *ret_want per action. Junk values fail;
+ * refusals fail or become events, per on_error. */
+static int decide(const struct node_config *config, const struct container_info *c,
+		  const struct action_request req[NH_ACTION__MAX], struct lifecycle_events *ev,
+		  bool ret_want[NH_ACTION__MAX], struct nh_error **err)
+{
+	for (int i = 0; i < NH_ACTION__MAX; i++) {
+		enum nh_action a = (enum nh_action)i;
+		if (!req[a].present)
+			continue;
+		const struct action_ops *ops = action_lookup(a);
+		const char *note = NULL;
+		int r = ops->parse_value(req[a].value, &note, err);
+		if (r < 0) /* junk from the pod author fails the start whatever on_error says */
+			return nh_error_wrap(err, "annotation '%s'", req[a].key);
+		if (note)
+			event_add(ev, LIFECYCLE_NOTE, a, req[a].key, note, NULL, 0);
+		if (r == 0)
+			continue;
+		_cleanup_free_ char *reason = NULL;
+		if (!policy_allows(&config->actions[a], c, &reason)) {
+			r = refuse(config, a, req[a].key, reason, EPERM, ev, err);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		_cleanup_error_ struct nh_error *check_err = NULL;
+		if (ops->check(c, &check_err) < 0) {
+			r = refuse(config, a, req[a].key, check_err->msg, check_err->errnum, ev,
+				   err);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		ret_want[a] = true;
+	}
+	return 0;
+}
+
+int lifecycle_start(struct node_context *node, const struct oci_state *state,
+		    struct lifecycle_events *ev, struct nh_error **err)
+{
+	const struct node_config *config = node->config;
+	_cleanup_free_ char *config_path = xasprintf("%s/config.json", state->bundle);
+	_cleanup_oci_config_ struct oci_config *oci = NULL;
+	int r = oci_config_load(config_path, &oci, err);
+	if (r < 0)
+		return r;
+	_cleanup_container_info_ struct container_info *c = NULL;
+	r = container_info_build(state, oci, config->cri, &c, err);
+	if (r < 0)
+		return r;
+
+	_cleanup_requests_ struct action_request req[NH_ACTION__MAX];
+	requests_find(oci, c, config->annotation_domains, req);
+	bool want[NH_ACTION__MAX] = {0}, any = false;
+	r = decide(config, c, req, ev, want, err);
+	if (r < 0)
+		return r;
+	for (int a = 0; a < NH_ACTION__MAX; a++)
+		any = any || want[a];
+
+	if (!any) {
+		/* Nothing asked: only the guards run, and only where nodehook is in use. */
+		r = node_context_open_store(node, NODE_STORE_EXISTING, true, err);
+		if (r <= 0)
+			return r;
+		return lifecycle_guard(node->store, config, err);
+	}
+
+	r = node_context_open_store(node, NODE_STORE_CREATE, true, err);
+	if (r < 0)
+		return r;
+	_cleanup_container_record_ struct container_record rec = {0};
+	r = record_begin(node->store, config, c, ev, &rec, err);
+	if (r < 0)
+		return r;
+	for (int i = 0; i < NH_ACTION__MAX; i++) {
+		enum nh_action a = (enum nh_action)i;
+		if (!want[a])
+			continue;
+		_cleanup_error_ struct nh_error *apply_err = NULL;
+		r = apply_action(node->store, config, c, &rec, a, ev, &apply_err);
+		if (r < 0) {
+			r = refuse(config, a, req[a].key, apply_err->msg, apply_err->errnum, ev,
+				   err);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		if (r == 0) {
+			event_add(ev, LIFECYCLE_ALREADY_APPLIED, a, NULL, NULL, NULL, 0);
+			continue;
+		}
+		_cleanup_free_ char *cpus = cpuset_format_list(&c->cpus);
+		event_add(ev, LIFECYCLE_APPLIED, a, NULL, cpus,
+			  rec.actions[a].backend ? rec.actions[a].backend : "", 0);
+	}
+	return 0;
+}
+
+/* Opens the store if there is one, locks it and reads id's record: 1, or 0 when there is none. */
+static int record_of(struct node_context *node, const char *id, struct container_record *ret,
+		     struct nh_error **err)
+{
+	int r = node_context_open_store(node, NODE_STORE_EXISTING, true, err);
+	if (r <= 0)
+		return r;
+	return state_record_read(node->store, id, ret, err);
+}
+
+int lifecycle_stop(struct node_context *node, const char *id, struct nh_error **err)
+{
+	_cleanup_container_record_ struct container_record rec = {0};
+	int r = record_of(node, id, &rec, err);
+	if (r <= 0)
+		return r;
+	r = lifecycle_undo(node->store, node->config, &rec, err);
+	if (r < 0)
+		return nh_error_append(err, "; the record stays for 'nodehook restore' or "
+					    "'nodehook gc'");
+	return 1;
+}
+
+int lifecycle_update(struct node_context *node, const char *id, const struct cpuset *new_cpus,
+		     struct nh_error **err)
+{
+	_cleanup_container_record_ struct container_record rec = {0};
+	int r = record_of(node, id, &rec, err);
+	if (r <= 0)
+		return r;
+	return lifecycle_update_cpus(node->store, node->config, &rec, new_cpus, err);
 }

@@ -29,7 +29,6 @@
 #include "nh_action.h"
 #include "paths.h"
 
-
 enum on_error {
 	ON_ERROR_FAIL,
 	ON_ERROR_LOG,

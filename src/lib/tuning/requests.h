@@ -10,6 +10,8 @@
 
 #include <stdbool.h>
 
+#include "cleanup.h"
+
 #include "container.h"
 #include "node_config.h"
 #include "oci_config.h"
@@ -23,6 +25,12 @@ struct action_request {
 void requests_find(const struct oci_config *config, const struct container_info *c,
 		   char *const *domains, struct action_request ret[NH_ACTION__MAX]);
 void requests_clear(struct action_request r[NH_ACTION__MAX]);
+
+static inline void requests_clearp(struct action_request (*r)[NH_ACTION__MAX])
+{
+	requests_clear(*r);
+}
+#define _cleanup_requests_ _cleanup_(requests_clearp)
 
 /* Whether the node policy lets this container have the action. Returns 1 if allowed, 0 if not
  * with *ret_reason (caller frees). A container without a pod namespace (not from a CRI) is

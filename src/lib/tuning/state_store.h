@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "cleanup.h"
 #include "error.h"
 #include "nh_action.h"
 
@@ -81,6 +82,7 @@ struct container_record {
 };
 
 void container_record_clear(struct container_record *r);
+#define _cleanup_container_record_ _cleanup_(container_record_clear)
 
 /* Returns 1 and the record, 0 when there is none (or it is from another boot). */
 int state_record_read(struct state_store *s, const char *id, struct container_record *ret,
