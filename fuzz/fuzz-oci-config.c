@@ -54,11 +54,6 @@ static struct hooks_set *fixed_set(void)
 	return set;
 }
 
-static void hooks_result_clearp(struct hooks_result *r)
-{
-	hooks_result_clear(r);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const struct hooks_set *set = fixed_set();
@@ -78,7 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		oci_config_override_annotation(c, first, "nodehook");
 	}
 
-	__attribute__((cleanup(hooks_result_clearp))) struct hooks_result result = {0};
+	_cleanup_hooks_result_ struct hooks_result result = {0};
 	enum prestart_mapping prestart =
 	    size % 2 ? PRESTART_AS_PRESTART : PRESTART_AS_CREATE_RUNTIME;
 	if (hooks_match(set, &c->facts, prestart, &result, &err) < 0) {

@@ -13,6 +13,7 @@
 #include "cleanup.h"
 #include "hook_file.h"
 #include "json_util.h"
+#include "utf8.h"
 #include "xalloc.h"
 
 struct strbuf {

@@ -13,11 +13,6 @@ void cpuset_clear(struct cpuset *s)
 	*s = (struct cpuset){0};
 }
 
-void cpuset_clearp(struct cpuset *s)
-{
-	cpuset_clear(s);
-}
-
 static void grow(struct cpuset *s, size_t n_words)
 {
 	if (n_words <= s->n_words)

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cleanup.h"
 #include "error.h"
 
 /* The kernel's largest NR_CPUS (CONFIG_NR_CPUS_RANGE_END) is 8192. */
@@ -23,8 +24,7 @@ struct cpuset {
 };
 
 void cpuset_clear(struct cpuset *s);
-void cpuset_clearp(struct cpuset *s);
-#define _cleanup_cpuset_ __attribute__((cleanup(cpuset_clearp)))
+#define _cleanup_cpuset_ _cleanup_(cpuset_clear)
 
 void cpuset_add(struct cpuset *s, unsigned cpu);
 void cpuset_remove(struct cpuset *s, unsigned cpu);

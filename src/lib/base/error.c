@@ -86,8 +86,3 @@ struct nh_error *nh_error_free(struct nh_error *e)
 	}
 	return NULL;
 }
-
-void nh_error_freep(struct nh_error **e)
-{
-	*e = nh_error_free(*e);
-}

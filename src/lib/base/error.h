@@ -36,6 +36,6 @@ int nh_error_append(struct nh_error **err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 struct nh_error *nh_error_free(struct nh_error *e);
-void nh_error_freep(struct nh_error **e);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct nh_error *, nh_error_free)
 
 #define _cleanup_error_ _cleanup_(nh_error_freep)

@@ -133,3 +133,23 @@ void json_scan_nul(const char *buf, size_t len, bool *ret_in_key, bool *ret_in_v
 	*ret_in_key = in_key;
 	*ret_in_value = in_value;
 }
+
+const char *json_get_str(json_object *o, const char *key)
+{
+	json_object *v = NULL;
+	if (!o || !json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+int json_string_value(json_object *v, const char **ret)
+{
+	if (!v || !json_object_is_type(v, json_type_string))
+		return 0;
+	const char *s = json_object_get_string(v);
+	if ((size_t)json_object_get_string_len(v) != strlen(s))
+		return -EBADMSG;
+	*ret = s;
+	return 1;
+}

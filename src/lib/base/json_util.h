@@ -39,5 +39,12 @@ int json_check_finite(json_object *o, struct nh_error **err);
 /* The JSON type name Go's encoding/json would use in a type error ("string", "number", ...). */
 const char *json_type_label(json_object *o);
 
+/* o[key] if it is a JSON string, else NULL (absent, null, another type, or o NULL). Lent. */
+const char *json_get_str(json_object *o, const char *key);
+
+/* v's text if v is a JSON string: 1, or 0 when it is not a string (or NULL); -EBADMSG when it
+ * holds a NUL character (a C string would cut it). Lent. */
+int json_string_value(json_object *v, const char **ret);
+
 /* Serialises without escaping '/', which json-c would otherwise write as "\/". */
 const char *json_to_string(json_object *o, size_t *ret_len);

@@ -269,8 +269,3 @@ struct oci_config *oci_config_free(struct oci_config *c)
 	free(c);
 	return NULL;
 }
-
-void oci_config_freep(struct oci_config **c)
-{
-	*c = oci_config_free(*c);
-}

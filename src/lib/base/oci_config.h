@@ -10,6 +10,7 @@
 #include <json-c/json.h>
 #include <stdbool.h>
 
+#include "cleanup.h"
 #include "error.h"
 
 /* What the matcher needs to know about a container. */
@@ -55,5 +56,5 @@ const char *oci_config_annotation(const struct oci_config *c, const char *key);
 const char *oci_config_to_string(struct oci_config *c, size_t *ret_len);
 
 struct oci_config *oci_config_free(struct oci_config *c);
-void oci_config_freep(struct oci_config **c);
-#define _cleanup_oci_config_ __attribute__((cleanup(oci_config_freep)))
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct oci_config *, oci_config_free)
+#define _cleanup_oci_config_ _cleanup_(oci_config_freep)

@@ -31,11 +31,6 @@ void oci_state_clear(struct oci_state *s)
 	*s = (struct oci_state){0};
 }
 
-static void oci_state_clearp(struct oci_state *s)
-{
-	oci_state_clear(s);
-}
-
 static int state_string(json_object *doc, const char *key, bool required, char **dst,
 			struct nh_error **err)
 {
@@ -45,11 +40,12 @@ static int state_string(json_object *doc, const char *key, bool required, char *
 			return nh_error_set(err, EINVAL, "state: missing \"%s\"", key);
 		return 0;
 	}
-	if (!json_object_is_type(v, json_type_string))
+	const char *s = NULL;
+	int r = json_string_value(v, &s);
+	if (r == 0)
 		return nh_error_set(err, EINVAL, "state: \"%s\": expected a string, got %s", key,
 				    json_type_label(v));
-	const char *s = json_object_get_string(v);
-	if ((size_t)json_object_get_string_len(v) != strlen(s))
+	if (r < 0)
 		return nh_error_set(err, EINVAL, "state: \"%s\": contains a NUL character", key);
 	*dst = xstrdup(s);
 	return 0;
@@ -63,7 +59,7 @@ int oci_state_parse(const char *buf, size_t len, struct oci_state *ret, struct n
 		return nh_error_wrap(err, "state");
 	if (!doc || !json_object_is_type(doc, json_type_object))
 		return nh_error_set(err, EINVAL, "state: expected a JSON object");
-	__attribute__((cleanup(oci_state_clearp))) struct oci_state s = {0};
+	_cleanup_(oci_state_clear) struct oci_state s = {0};
 	if ((r = state_string(doc, "id", true, &s.id, err)) < 0 ||
 	    (r = state_string(doc, "bundle", true, &s.bundle, err)) < 0 ||
 	    (r = state_string(doc, "status", false, &s.status, err)) < 0)

@@ -105,3 +105,40 @@ char *utf8_sanitize(const char *s, size_t len, size_t *ret_len)
 	*ret_len = (size_t)(o - out);
 	return out;
 }
+
+char *go_quote(const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	static const char special[] = "\"\\\a\b\f\n\r\t\v", escaped[] = "\"\\abfnrtv";
+	size_t len = strlen(s);
+	const unsigned char *end = (const unsigned char *)s + len;
+	char *out = xmalloc(len * 4 + 3), *o = out;
+	*o++ = '"';
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		const char *sp = strchr(special, *p);
+		uint32_t rune = 0;
+		size_t n = utf8_decode(p, (size_t)(end - p), &rune);
+		if (sp) {
+			*o++ = '\\';
+			*o++ = escaped[sp - special];
+		} else if (*p < 0x20 || *p == 0x7f || n == 0) {
+			/* other control characters, and bytes that are not UTF-8 */
+			n = 1;
+			o = stpcpy(o, "\\x");
+			*o++ = hex[*p >> 4];
+			*o++ = hex[*p & 0xf];
+		} else if (p[0] == 0xc2 && p[1] < 0xa0) {
+			/* C1 control characters, U+0080 to U+009F */
+			o = stpcpy(o, "\\u00");
+			*o++ = hex[p[1] >> 4];
+			*o++ = hex[p[1] & 0xf];
+		} else {
+			memcpy(o, p, n);
+			o += n;
+		}
+		p += n;
+	}
+	*o++ = '"';
+	*o = '\0';
+	return out;
+}

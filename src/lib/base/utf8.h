@@ -20,3 +20,8 @@ bool utf8_valid(const char *s, size_t len);
 /* A copy of s[0..len) with every invalid byte replaced by U+FFFD, NUL-terminated (NULs inside
  * are kept; *ret_len counts them). */
 char *utf8_sanitize(const char *s, size_t len, size_t *ret_len);
+
+/* Quotes s as Go's %q verb does (strconv.Quote): backslash escapes for '"', '\\' and control
+ * characters, \xHH for bytes that are not UTF-8. For messages that keep upstream's wording, and
+ * so that a name from a file cannot break a log line. Returns a new string. */
+char *go_quote(const char *s);

@@ -10,62 +10,8 @@
 
 #include "fileio.h"
 #include "json_util.h"
+#include "utf8.h"
 #include "xalloc.h"
-
-/* Length of the valid UTF-8 sequence at p, or 0. */
-static size_t utf8_sequence_len(const unsigned char *p)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t n;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		n = 2;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		n = 3, lo = p[0] == 0xe0 ? 0xa0 : 0x80, hi = p[0] == 0xed ? 0x9f : 0xbf;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		n = 4, lo = p[0] == 0xf0 ? 0x90 : 0x80, hi = p[0] == 0xf4 ? 0x8f : 0xbf;
-	else
-		return 0;
-	if (p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return n;
-}
-
-char *go_quote(const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-	static const char special[] = "\"\\\a\b\f\n\r\t\v", escaped[] = "\"\\abfnrtv";
-	char *out = xmalloc(strlen(s) * 4 + 3), *o = out;
-	*o++ = '"';
-	for (const unsigned char *p = (const unsigned char *)s; *p;) {
-		const char *sp = strchr(special, *p);
-		size_t n = *p < 0x80 ? 1 : utf8_sequence_len(p);
-		if (sp) {
-			*o++ = '\\';
-			*o++ = escaped[sp - special];
-		} else if (*p < 0x20 || *p == 0x7f || n == 0) {
-			/* other control characters, and bytes that are not UTF-8 */
-			n = 1;
-			o = stpcpy(o, "\\x");
-			*o++ = hex[*p >> 4];
-			*o++ = hex[*p & 0xf];
-		} else if (p[0] == 0xc2 && p[1] < 0xa0) {
-			/* C1 control characters, U+0080 to U+009F */
-			o = stpcpy(o, "\\u00");
-			*o++ = hex[p[1] >> 4];
-			*o++ = hex[p[1] & 0xf];
-		} else {
-			memcpy(o, p, n);
-			o += n;
-		}
-		p += n;
-	}
-	*o++ = '"';
-	*o = '\0';
-	return out;
-}
 
 /* --- Go encoding/json decoding rules ------------------------------------------------------ */
 
@@ -712,9 +658,4 @@ struct hook_file *hook_file_free(struct hook_file *h)
 	free(h->stages);
 	free(h);
 	return NULL;
-}
-
-void hook_file_freep(struct hook_file **h)
-{
-	*h = hook_file_free(*h);
 }

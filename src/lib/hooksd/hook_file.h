@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+#include "cleanup.h"
 #include "error.h"
 #include "oci_state.h"
 #include "regex_go.h"
@@ -75,13 +76,8 @@ int hook_file_load(int dirfd, const char *dirpath, const char *name, struct hook
 		   struct stat *ret_st, struct nh_error **err);
 
 struct hook_file *hook_file_free(struct hook_file *h);
-void hook_file_freep(struct hook_file **h);
-#define _cleanup_hook_file_ __attribute__((cleanup(hook_file_freep)))
-
-/* Quotes s as Go's %q verb does (strconv.Quote): backslash escapes for '"', '\\' and control
- * characters, \xHH for bytes that are not UTF-8. For messages that keep upstream's wording, and
- * so that a name from a file cannot break a log line. Returns a new string. */
-char *go_quote(const char *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct hook_file *, hook_file_free)
+#define _cleanup_hook_file_ _cleanup_(hook_file_freep)
 
 /* Copies an OCI hook (for building match results). */
 void oci_hook_copy(struct oci_hook *dst, const struct oci_hook *src);

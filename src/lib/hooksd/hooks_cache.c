@@ -657,8 +657,3 @@ struct hooks_cache *hooks_cache_close(struct hooks_cache *c)
 	free(c);
 	return NULL;
 }
-
-void hooks_cache_closep(struct hooks_cache **c)
-{
-	*c = hooks_cache_close(*c);
-}

@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <sys/stat.h>
 
+#include "cleanup.h"
 #include "error.h"
 #include "hook_file.h"
 
@@ -45,5 +46,5 @@ void hooks_cache_commit(struct hooks_cache *c);
 
 /* Frees the cache without writing it. */
 struct hooks_cache *hooks_cache_close(struct hooks_cache *c);
-void hooks_cache_closep(struct hooks_cache **c);
-#define _cleanup_hooks_cache_ __attribute__((cleanup(hooks_cache_closep)))
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct hooks_cache *, hooks_cache_close)
+#define _cleanup_hooks_cache_ _cleanup_(hooks_cache_closep)

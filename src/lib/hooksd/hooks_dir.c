@@ -252,8 +252,3 @@ struct hooks_set *hooks_set_free(struct hooks_set *s)
 	free(s);
 	return NULL;
 }
-
-void hooks_set_freep(struct hooks_set **s)
-{
-	*s = hooks_set_free(*s);
-}

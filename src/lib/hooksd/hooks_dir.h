@@ -17,6 +17,7 @@
 
 #include <stddef.h>
 
+#include "cleanup.h"
 #include "error.h"
 #include "hook_file.h"
 #include "paths.h"
@@ -38,8 +39,8 @@ int hooks_set_load(const char *const *dirs, size_t n_dirs, enum hooks_load_mode 
 		   const char *cache_dir, struct hooks_set **ret, struct nh_error **err);
 
 struct hooks_set *hooks_set_free(struct hooks_set *s);
-void hooks_set_freep(struct hooks_set **s);
-#define _cleanup_hooks_set_ __attribute__((cleanup(hooks_set_freep)))
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct hooks_set *, hooks_set_free)
+#define _cleanup_hooks_set_ _cleanup_(hooks_set_freep)
 
 /* The key upstream sorts hook files by: Go's strings.ToLower of the name (every Unicode letter
  * lowered, simple case mapping; an invalid UTF-8 byte becomes U+FFFD), compared as bytes.

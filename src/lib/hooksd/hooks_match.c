@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "regex_go.h"
+#include "utf8.h"
 #include "xalloc.h"
 
 /* Outcome of one condition: keep going, or the final answer. */

@@ -191,8 +191,3 @@ struct container_info *container_info_free(struct container_info *c)
 	free(c);
 	return NULL;
 }
-
-void container_info_freep(struct container_info **c)
-{
-	*c = container_info_free(*c);
-}

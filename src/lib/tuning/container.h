@@ -20,6 +20,7 @@
 #include <sys/types.h>
 
 #include "cpulist.h"
+#include "cleanup.h"
 #include "error.h"
 #include "node_config.h"
 #include "oci_config.h"
@@ -49,5 +50,5 @@ int container_info_build(const struct oci_state *state, const struct oci_config 
 			 enum cri_kind cri, struct container_info **ret, struct nh_error **err);
 
 struct container_info *container_info_free(struct container_info *c);
-void container_info_freep(struct container_info **c);
-#define _cleanup_container_info_ __attribute__((cleanup(container_info_freep)))
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct container_info *, container_info_free)
+#define _cleanup_container_info_ _cleanup_(container_info_freep)

@@ -89,25 +89,23 @@ static int record_begin(struct state_store *store, const struct node_config *con
 {
 	uint64_t start = 0;
 	if (c->pid > 0) {
-		struct nh_error *e = NULL;
-		if (kernel_process_start_time(c->pid, &start, &e) < 0) {
+		_cleanup_error_ struct nh_error *e = NULL;
+		if (kernel_process_start_time(c->pid, &start, &e) < 0)
 			log_debug("start time of pid %d: %s", (int)c->pid, e->msg);
-			nh_error_free(e);
-		}
 	}
-	struct container_record old = {0};
+	_cleanup_container_record_ struct container_record old = {0};
 	int r = state_record_read(store, c->id, &old, err);
 	if (r < 0)
 		return r;
 	if (r > 0 && !record_of_other_process(&old, c->pid, start)) {
 		*ret = old;
+		old = (struct container_record){0};
 		return 0;
 	}
 	if (r > 0) {
 		event_add(ev, LIFECYCLE_EARLIER_UNDONE, NH_ACTION__INVALID, NULL, old.id, NULL,
 			  old.pid);
 		r = lifecycle_undo(store, config, &old, err);
-		container_record_clear(&old);
 		if (r < 0)
 			return nh_error_wrap(err, "undo for the earlier container %s", c->id);
 	}
@@ -228,9 +226,10 @@ int lifecycle_update_cpus(struct state_store *store, const struct node_config *c
 
 	/* What apply needs to know of the container: its id, pid and CPUs. The cpuset came from
 	 * the same runtime that ran the container, so it is as exclusive as before. */
+	_cleanup_cpuset_ struct cpuset cpus = {0};
+	cpuset_copy(&cpus, new_cpus);
 	struct container_info c = {
-	    .id = rec->id, .pid = rec->pid, .has_cpus = true, .exclusive = true};
-	cpuset_copy(&c.cpus, new_cpus);
+	    .id = rec->id, .pid = rec->pid, .has_cpus = true, .cpus = cpus, .exclusive = true};
 	const struct action_ops *ops = action_lookup(a);
 	struct action_context ctx = {
 	    .store = store, .config = config, .container = &c, .record = rec, .action = a};
@@ -239,7 +238,6 @@ int lifecycle_update_cpus(struct state_store *store, const struct node_config *c
 		r = ops->undo(&ctx, err);
 	if (r == 0)
 		r = ops->apply(&ctx, err);
-	cpuset_clear(&c.cpus);
 	if (r < 0)
 		return nh_error_wrap(err, "%s follows the new CPUs", nh_action_to_string(a));
 	ar->applied = true;
@@ -308,11 +306,9 @@ static int note_holder(const char *id, const char *backend, void *userdata, stru
 	return 0;
 }
 
-static void orphans_free(struct container_record *v, size_t n)
+static void orphan_scan_clear(struct orphan_scan *scan)
 {
-	for (size_t i = 0; i < n; i++)
-		container_record_clear(&v[i]);
-	free(v);
+	container_records_free(scan->orphans, scan->n);
 }
 
 int lifecycle_orphans(struct state_store *store, const struct node_config *config,
@@ -322,7 +318,7 @@ int lifecycle_orphans(struct state_store *store, const struct node_config *confi
 	int r = state_record_list(store, &ids, err);
 	if (r < 0)
 		return r;
-	struct orphan_scan scan = {.with_record = ids};
+	_cleanup_(orphan_scan_clear) struct orphan_scan scan = {.with_record = ids};
 	while (ids[scan.n_with_record])
 		scan.n_with_record++;
 	for (int a = 0; a < NH_ACTION__MAX; a++) {
@@ -333,15 +329,14 @@ int lifecycle_orphans(struct state_store *store, const struct node_config *confi
 		    .store = store, .config = config, .action = (enum nh_action)a};
 		scan.action = (enum nh_action)a;
 		r = ops->holders(&ctx, note_holder, &scan, err);
-		if (r < 0) {
-			orphans_free(scan.orphans, scan.n);
+		if (r < 0)
 			return nh_error_wrap(err, "%s", nh_action_to_string((enum nh_action)a));
-		}
 	}
 	if (scan.n > 0)
 		qsort(scan.orphans, scan.n, sizeof(*scan.orphans), compare_records);
-	*ret = scan.orphans;
 	*ret_n = scan.n;
+	*ret = TAKE_PTR(scan.orphans);
+	scan.n = 0;
 	return 0;
 }
 

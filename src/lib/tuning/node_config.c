@@ -8,6 +8,7 @@
 #include "cleanup.h"
 #include "fileio.h"
 #include "paths.h"
+#include "strv.h"
 #include "json_util.h"
 #include "xalloc.h"
 
@@ -61,10 +62,11 @@ static struct node_config *defaults(void)
 
 static int get_string(json_object *v, const char *field, char **dst, struct nh_error **err)
 {
-	if (!v || !json_object_is_type(v, json_type_string))
+	const char *s = NULL;
+	int r = json_string_value(v, &s);
+	if (r == 0)
 		return nh_error_set(err, EINVAL, "%s: expected a string", field);
-	const char *s = json_object_get_string(v);
-	if ((size_t)json_object_get_string_len(v) != strlen(s))
+	if (r < 0)
 		return nh_error_set(err, EINVAL, "%s: contains a NUL character", field);
 	free(*dst);
 	*dst = xstrdup(s);
@@ -107,12 +109,7 @@ static int get_enum(json_object *v, const char *field, const char *const *names,
 		return r;
 	int value = from_table(names, n, s);
 	if (value < 0) {
-		_cleanup_free_ char *allowed = xstrdup("");
-		for (int i = 0; i < n; i++) {
-			char *next = xasprintf("%s%s%s", allowed, i ? ", " : "", names[i]);
-			free(allowed);
-			allowed = next;
-		}
+		_cleanup_free_ char *allowed = strv_join(names, (size_t)n, ", ");
 		return nh_error_set(err, EINVAL, "%s: unknown value '%s' (expected %s)", field, s,
 				    allowed);
 	}
@@ -311,9 +308,4 @@ struct node_config *node_config_free(struct node_config *c)
 	}
 	free(c);
 	return NULL;
-}
-
-void node_config_freep(struct node_config **c)
-{
-	*c = node_config_free(*c);
 }

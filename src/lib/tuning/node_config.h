@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cleanup.h"
 #include "error.h"
 #include "nh_action.h"
 #include "paths.h"
@@ -79,5 +80,5 @@ int node_config_parse(const char *path, const char *content, size_t len, struct 
 char *node_config_runtime_fallback(void);
 
 struct node_config *node_config_free(struct node_config *c);
-void node_config_freep(struct node_config **c);
-#define _cleanup_node_config_ __attribute__((cleanup(node_config_freep)))
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct node_config *, node_config_free)
+#define _cleanup_node_config_ _cleanup_(node_config_freep)

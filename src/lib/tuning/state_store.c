@@ -109,11 +109,6 @@ struct state_store *state_store_close(struct state_store *s)
 	return NULL;
 }
 
-void state_store_closep(struct state_store **s)
-{
-	*s = state_store_close(*s);
-}
-
 /* Reads and parses a JSON file relative to the store; 0 when absent. */
 static int read_json_at(struct state_store *s, const char *rel, json_object **ret,
 			struct nh_error **err)
@@ -208,9 +203,11 @@ void container_record_clear(struct container_record *r)
 	*r = (struct container_record){0};
 }
 
-static void container_record_clearp(struct container_record *r)
+void container_records_free(struct container_record *v, size_t n)
 {
-	container_record_clear(r);
+	for (size_t i = 0; i < n; i++)
+		container_record_clear(&v[i]);
+	free(v);
 }
 
 static char *record_rel(const char *id)
@@ -226,10 +223,8 @@ static void add_str(json_object *o, const char *key, const char *value)
 
 static char *get_str(json_object *o, const char *key)
 {
-	json_object *v = NULL;
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return xstrdup(json_object_get_string(v));
+	const char *s = json_get_str(o, key);
+	return s ? xstrdup(s) : NULL;
 }
 
 static int64_t get_int(json_object *o, const char *key)
@@ -283,7 +278,7 @@ int state_record_read(struct state_store *s, const char *id, struct container_re
 	int r = read_json_at(s, rel, &doc, err);
 	if (r <= 0)
 		return r;
-	__attribute__((cleanup(container_record_clearp))) struct container_record rec = {0};
+	_cleanup_container_record_ struct container_record rec = {0};
 	rec.id = get_str(doc, "id");
 	if (!rec.id || strcmp(rec.id, id) != 0)
 		return nh_error_set(err, EBADMSG, "%s/%s: id does not match the file name", s->path,

@@ -49,8 +49,8 @@ int state_store_lock(struct state_store *s, bool exclusive, struct nh_error **er
 void state_store_unlock(struct state_store *s);
 
 struct state_store *state_store_close(struct state_store *s);
-void state_store_closep(struct state_store **s);
-#define _cleanup_state_store_ __attribute__((cleanup(state_store_closep)))
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct state_store *, state_store_close)
+#define _cleanup_state_store_ _cleanup_(state_store_closep)
 
 /* Reads <state_dir>/<name> as JSON. Returns 1 and the document, 0 when it does not exist or
  * belongs to another boot (then it is removed). */
@@ -83,6 +83,9 @@ struct container_record {
 
 void container_record_clear(struct container_record *r);
 #define _cleanup_container_record_ _cleanup_(container_record_clear)
+
+/* Clears each of n records and frees the array. */
+void container_records_free(struct container_record *v, size_t n);
 
 /* Returns 1 and the record, 0 when there is none (or it is from another boot). */
 int state_record_read(struct state_store *s, const char *id, struct container_record *ret,

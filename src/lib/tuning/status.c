@@ -18,13 +18,6 @@ char *status_record_actions(const struct container_record *rec)
 	return strv_join(names, n, ", ");
 }
 
-static void records_free(struct container_record *v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		container_record_clear(&v[i]);
-	free(v);
-}
-
 struct records {
 	struct container_record *v;
 	size_t n;
@@ -32,7 +25,7 @@ struct records {
 
 static void records_clear(struct records *r)
 {
-	records_free(r->v, r->n);
+	container_records_free(r->v, r->n);
 	*r = (struct records){0};
 }
 
@@ -150,8 +143,8 @@ int status_collect(struct node_context *node, struct node_status *ret, struct nh
 
 void status_clear(struct node_status *s)
 {
-	records_free(s->records, s->n_records);
-	records_free(s->orphans, s->n_orphans);
+	container_records_free(s->records, s->n_records);
+	container_records_free(s->orphans, s->n_orphans);
 	for (size_t i = 0; i < s->n_cpus; i++)
 		strv_free(s->cpus[i].ids);
 	free(s->cpus);

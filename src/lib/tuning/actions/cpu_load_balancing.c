@@ -12,6 +12,7 @@
 #include "cleanup.h"
 #include "lb_backend.h"
 #include "log.h"
+#include "strv.h"
 #include "xalloc.h"
 
 /* In the order "auto" tries them: the first whose available() says yes is used. */
@@ -74,7 +75,7 @@ static int choose_backend(const struct node_config *config, const struct lb_back
 		*ret = b;
 		return 0;
 	}
-	_cleanup_free_ char *reasons = xstrdup("");
+	_cleanup_strv_ char **reasons = NULL;
 	for (size_t i = 0; lb_backends[i]; i++) {
 		const char *why = NULL;
 		int r = lb_backends[i]->available(&why, err);
@@ -84,13 +85,12 @@ static int choose_backend(const struct node_config *config, const struct lb_back
 			*ret = lb_backends[i];
 			return 0;
 		}
-		char *next =
-		    xasprintf("%s%s%s: %s", reasons, i ? "; " : "", lb_backends[i]->name, why);
-		free(reasons);
-		reasons = next;
+		strv_push(&reasons, xasprintf("%s: %s", lb_backends[i]->name, why));
 	}
+	_cleanup_free_ char *joined =
+	    strv_join((const char *const *)reasons, strv_length(reasons), "; ");
 	return nh_error_set(err, ENODEV, "no way to control load balancing on this kernel (%s)",
-			    reasons);
+			    joined);
 }
 
 static int apply(struct action_context *ctx, struct nh_error **err)

@@ -55,31 +55,16 @@ static int ledger_load(struct state_store *store, const char *mount, struct ledg
 		       struct nh_error **err)
 {
 	json_object *doc = NULL;
-	int r = state_doc_read(store, LEDGER, &doc, err);
-	if (r < 0)
-		return r;
-	int existed = r;
-	struct ledger l = {0};
-	l.doc = r > 0 ? doc : json_object_new_object();
-	json_object *v = NULL;
-	if (json_object_object_get_ex(l.doc, "mount", &v) &&
-	    json_object_is_type(v, json_type_string))
-		l.mount = xstrdup(json_object_get_string(v));
-	else
-		l.mount = xstrdup(mount);
-	if (!json_object_object_get_ex(l.doc, "isolated", &l.isolated) ||
-	    !json_object_is_type(l.isolated, json_type_object)) {
-		l.isolated = json_object_new_object();
-		json_object_object_add(l.doc, "isolated", l.isolated);
-	}
-	if (!json_object_object_get_ex(l.doc, "changed", &l.changed) ||
-	    !json_object_is_type(l.changed, json_type_array)) {
-		l.changed = json_object_new_array();
-		json_object_object_add(l.doc, "changed", l.changed);
-	}
-	if (json_object_object_get_ex(l.doc, "housekeeping", &v) &&
-	    json_object_is_type(v, json_type_string))
-		l.housekeeping = xstrdup(json_object_get_string(v));
+	int existed = lb_ledger_read(store, LEDGER, true, &doc, err);
+	if (existed < 0)
+		return existed;
+	struct ledger l = {.doc = doc};
+	const char *stored_mount = json_get_str(l.doc, "mount");
+	l.mount = xstrdup(stored_mount ? stored_mount : mount);
+	l.isolated = lb_json_child(l.doc, "isolated", json_type_object);
+	l.changed = lb_json_child(l.doc, "changed", json_type_array);
+	const char *housekeeping = json_get_str(l.doc, "housekeeping");
+	l.housekeeping = housekeeping ? xstrdup(housekeeping) : NULL;
 	*ret = l;
 	return existed;
 }
@@ -92,7 +77,7 @@ static int ledger_save(struct state_store *store, struct ledger *l, struct nh_er
 				       json_object_new_string(l->housekeeping));
 	else
 		json_object_object_del(l->doc, "housekeeping");
-	return state_doc_write(store, LEDGER, l->doc, err);
+	return lb_ledger_write(store, LEDGER, l->doc, err);
 }
 
 static int compare_paths(const void *a, const void *b)
@@ -332,8 +317,7 @@ static int reconcile(struct state_store *store, struct ledger *l, struct nh_erro
 	if (r < 0)
 		return r;
 
-	__attribute__((cleanup(survey_clear))) struct survey s = {.ledger = l,
-								  .isolated = &isolated};
+	_cleanup_(survey_clear) struct survey s = {.ledger = l, .isolated = &isolated};
 	s.changed = changed_index(l, &s.n_changed, err);
 	if (!s.changed)
 		return -EBADMSG;
@@ -367,11 +351,6 @@ static int v1_available(const char **ret_why, struct nh_error **err)
 	return r;
 }
 
-static void ledger_clearp(struct ledger *l)
-{
-	ledger_clear(l);
-}
-
 static int v1_apply(struct action_context *ctx, struct nh_error **err)
 {
 	_cleanup_free_ char *mount = NULL;
@@ -379,7 +358,7 @@ static int v1_apply(struct action_context *ctx, struct nh_error **err)
 	if (r < 0)
 		return r;
 	struct action_record *ar = &ctx->record->actions[ctx->action];
-	__attribute__((cleanup(ledger_clearp))) struct ledger l = {0};
+	_cleanup_(ledger_clear) struct ledger l = {0};
 	r = ledger_load(ctx->store, mount, &l, err);
 	if (r < 0)
 		return r;
@@ -393,7 +372,7 @@ static int v1_apply(struct action_context *ctx, struct nh_error **err)
 
 static int v1_undo(struct action_context *ctx, struct nh_error **err)
 {
-	__attribute__((cleanup(ledger_clearp))) struct ledger l = {0};
+	_cleanup_(ledger_clear) struct ledger l = {0};
 	int r = ledger_load(ctx->store, "", &l, err);
 	if (r <= 0)
 		return r; /* no ledger: nothing of ours is on the node */
@@ -406,7 +385,7 @@ static int v1_undo(struct action_context *ctx, struct nh_error **err)
 
 static int v1_guard(struct action_context *ctx, struct nh_error **err)
 {
-	__attribute__((cleanup(ledger_clearp))) struct ledger l = {0};
+	_cleanup_(ledger_clear) struct ledger l = {0};
 	int r = ledger_load(ctx->store, "", &l, err);
 	if (r <= 0)
 		return r; /* isolation is not in use on this node */
@@ -415,21 +394,11 @@ static int v1_guard(struct action_context *ctx, struct nh_error **err)
 
 static int v1_holders(struct state_store *store, char ***ret_ids, struct nh_error **err)
 {
-	__attribute__((cleanup(ledger_clearp))) struct ledger l = {0};
+	_cleanup_(ledger_clear) struct ledger l = {0};
 	int r = ledger_load(store, "", &l, err);
 	if (r < 0)
 		return r;
-	_cleanup_strv_ char **ids = xcalloc(1, sizeof(char *));
-	if (r > 0) {
-		size_t n = 0;
-		json_object_object_foreach (l.isolated, id, v) {
-			(void)v;
-			ids = xreallocarray(ids, n + 2, sizeof(char *));
-			ids[n++] = xstrdup(id);
-			ids[n] = NULL;
-		}
-	}
-	*ret_ids = TAKE_PTR(ids);
+	*ret_ids = lb_json_keys(r > 0 ? l.isolated : NULL);
 	return 0;
 }
 

@@ -56,18 +56,10 @@ struct ledger {
 	json_object *changed;	 /* doc["changed"] */
 };
 
-static void ledger_clearp(struct ledger *l)
+static void ledger_clear(struct ledger *l)
 {
 	json_object_put(l->doc);
 	*l = (struct ledger){0};
-}
-
-static const char *str_of(json_object *o, const char *key)
-{
-	json_object *v = NULL;
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
 }
 
 /* Loads the ledger (1), or starts an empty one for `mount` (0; mount NULL: returns 0 and leaves
@@ -76,15 +68,13 @@ static int ledger_load(struct state_store *store, const char *mount, struct ledg
 		       struct nh_error **err)
 {
 	json_object *doc = NULL;
-	int r = state_doc_read(store, LEDGER, &doc, err);
-	if (r < 0)
+	int r = lb_ledger_read(store, LEDGER, mount != NULL, &doc, err);
+	if (r < 0 || !doc)
 		return r;
-	if (r == 0 && !mount)
-		return 0;
-	struct ledger l = {.doc = r > 0 ? doc : json_object_new_object()};
-	if (!str_of(l.doc, "mount"))
+	struct ledger l = {.doc = doc};
+	if (!json_get_str(l.doc, "mount"))
 		json_object_object_add(l.doc, "mount", json_object_new_string(mount ? mount : ""));
-	l.mount = str_of(l.doc, "mount");
+	l.mount = json_get_str(l.doc, "mount");
 	l.containers = lb_json_child(l.doc, "containers", json_type_object);
 	l.changed = lb_json_child(l.doc, "changed", json_type_array);
 	*ret = l;
@@ -94,7 +84,7 @@ static int ledger_load(struct state_store *store, const char *mount, struct ledg
 static __attribute__((warn_unused_result)) int ledger_save(struct state_store *store,
 							   struct ledger *l, struct nh_error **err)
 {
-	return state_doc_write(store, LEDGER, l->doc, err);
+	return lb_ledger_write(store, LEDGER, l->doc, err);
 }
 
 /* cgroup is `ancestor` or below it. */
@@ -119,7 +109,7 @@ static int cpus_below(const struct ledger *l, const char *cgroup, bool leaving, 
 	struct cpuset all = {0};
 	size_t count = 0;
 	json_object_object_foreach (l->containers, id, c) {
-		const char *cg = str_of(c, "cgroup"), *list = str_of(c, "cpus");
+		const char *cg = json_get_str(c, "cgroup"), *list = json_get_str(c, "cpus");
 		if (!cg || !list) {
 			cpuset_clear(&all);
 			return nh_error_set(err, EBADMSG, "%s: malformed entry for '%s'", LEDGER,
@@ -147,7 +137,7 @@ static bool cgroup_held(const struct ledger *l, const char *cgroup)
 {
 	json_object_object_foreach (l->containers, id, c) {
 		(void)id;
-		const char *cg = str_of(c, "cgroup");
+		const char *cg = json_get_str(c, "cgroup");
 		if (cg && !is_leaving(c) && strcmp(cg, cgroup) == 0)
 			return true;
 	}
@@ -159,7 +149,7 @@ static bool recorded(const struct ledger *l, const char *cgroup, const char *fil
 	size_t n = json_object_array_length(l->changed);
 	for (size_t i = 0; i < n; i++) {
 		json_object *e = json_object_array_get_idx(l->changed, i);
-		const char *cg = str_of(e, "cgroup"), *f = str_of(e, "file");
+		const char *cg = json_get_str(e, "cgroup"), *f = json_get_str(e, "file");
 		if (cg && f && strcmp(cg, cgroup) == 0 && strcmp(f, file) == 0)
 			return true;
 	}
@@ -347,8 +337,8 @@ static int release(struct ledger *l, struct nh_error **err)
 {
 	for (size_t i = json_object_array_length(l->changed); i-- > 0;) {
 		json_object *e = json_object_array_get_idx(l->changed, i);
-		const char *cgroup = str_of(e, "cgroup"), *file = str_of(e, "file");
-		const char *old = str_of(e, "old");
+		const char *cgroup = json_get_str(e, "cgroup"), *file = json_get_str(e, "file");
+		const char *old = json_get_str(e, "old");
 		int r;
 		if (!cgroup || !file || !old)
 			return nh_error_set(err, EBADMSG, "%s: malformed entry in \"changed\"",
@@ -553,7 +543,7 @@ static int v2_apply(struct action_context *ctx, struct nh_error **err)
 	r = action_record_save(ctx, err);
 	if (r < 0)
 		return r;
-	__attribute__((cleanup(ledger_clearp))) struct ledger l = {0};
+	_cleanup_(ledger_clear) struct ledger l = {0};
 	r = ledger_load(ctx->store, mount, &l, err);
 	if (r < 0)
 		return r;
@@ -578,7 +568,7 @@ static int v2_apply(struct action_context *ctx, struct nh_error **err)
 
 static int v2_undo(struct action_context *ctx, struct nh_error **err)
 {
-	__attribute__((cleanup(ledger_clearp))) struct ledger l = {0};
+	_cleanup_(ledger_clear) struct ledger l = {0};
 	int r = ledger_load(ctx->store, NULL, &l, err);
 	if (r <= 0)
 		return r; /* no ledger: nothing of ours is on the node */
@@ -587,7 +577,7 @@ static int v2_undo(struct action_context *ctx, struct nh_error **err)
 
 static int v2_holders(struct state_store *store, char ***ret_ids, struct nh_error **err)
 {
-	__attribute__((cleanup(ledger_clearp))) struct ledger l = {0};
+	_cleanup_(ledger_clear) struct ledger l = {0};
 	int r = ledger_load(store, NULL, &l, err);
 	if (r < 0)
 		return r;

@@ -2,6 +2,25 @@
 
 #include "xalloc.h"
 
+int lb_ledger_read(struct state_store *store, const char *name, bool create, json_object **ret,
+		   struct nh_error **err)
+{
+	json_object *doc = NULL;
+	int r = state_doc_read(store, name, &doc, err);
+	if (r < 0)
+		return r;
+	if (r == 0)
+		doc = create ? json_object_new_object() : NULL;
+	*ret = doc;
+	return r;
+}
+
+int lb_ledger_write(struct state_store *store, const char *name, json_object *doc,
+		    struct nh_error **err)
+{
+	return state_doc_write(store, name, doc, err);
+}
+
 json_object *lb_json_child(json_object *doc, const char *key, json_type type)
 {
 	json_object *v = NULL;

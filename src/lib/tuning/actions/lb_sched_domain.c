@@ -47,7 +47,7 @@ struct ledger {
 	json_object *changed;  /* "cpuN/domainM" -> old flags */
 };
 
-static void ledger_clearp(struct ledger *l)
+static void ledger_clear(struct ledger *l)
 {
 	json_object_put(l->doc);
 	*l = (struct ledger){0};
@@ -58,10 +58,10 @@ static int ledger_load(struct state_store *store, bool create, struct ledger *re
 		       struct nh_error **err)
 {
 	json_object *doc = NULL;
-	int r = state_doc_read(store, LEDGER, &doc, err);
-	if (r < 0 || (r == 0 && !create))
+	int r = lb_ledger_read(store, LEDGER, create, &doc, err);
+	if (r < 0 || !doc)
 		return r;
-	struct ledger l = {.doc = r > 0 ? doc : json_object_new_object()};
+	struct ledger l = {.doc = doc};
 	l.isolated = lb_json_child(l.doc, "isolated", json_type_object);
 	l.changed = lb_json_child(l.doc, "changed", json_type_object);
 	*ret = l;
@@ -71,7 +71,7 @@ static int ledger_load(struct state_store *store, bool create, struct ledger *re
 static __attribute__((warn_unused_result)) int ledger_save(struct state_store *store,
 							   struct ledger *l, struct nh_error **err)
 {
-	return state_doc_write(store, LEDGER, l->doc, err);
+	return lb_ledger_write(store, LEDGER, l->doc, err);
 }
 
 /* Reads a domain's flags: 0, -ENOENT (vanished; no message) or an error. */
@@ -309,7 +309,7 @@ static int sd_apply(struct action_context *ctx, struct nh_error **err)
 	int r = cpuset_parse_list(ar->cpus ? ar->cpus : "", &cpus, err);
 	if (r < 0)
 		return nh_error_wrap(err, "record of %s: cpus", ctx->record->id);
-	__attribute__((cleanup(ledger_clearp))) struct ledger l = {0};
+	_cleanup_(ledger_clear) struct ledger l = {0};
 	r = ledger_load(ctx->store, true, &l, err);
 	if (r < 0)
 		return r;
@@ -330,7 +330,7 @@ static int sd_apply(struct action_context *ctx, struct nh_error **err)
 
 static int sd_undo(struct action_context *ctx, struct nh_error **err)
 {
-	__attribute__((cleanup(ledger_clearp))) struct ledger l = {0};
+	_cleanup_(ledger_clear) struct ledger l = {0};
 	int r = ledger_load(ctx->store, false, &l, err);
 	if (r <= 0)
 		return r; /* no ledger: nothing of ours is on the node */
@@ -340,7 +340,7 @@ static int sd_undo(struct action_context *ctx, struct nh_error **err)
 /* After a domain rebuild the kernel's defaults are back: clear bit 0 again. */
 static int sd_guard(struct action_context *ctx, struct nh_error **err)
 {
-	__attribute__((cleanup(ledger_clearp))) struct ledger l = {0};
+	_cleanup_(ledger_clear) struct ledger l = {0};
 	int r = ledger_load(ctx->store, false, &l, err);
 	if (r <= 0)
 		return r;
@@ -349,7 +349,7 @@ static int sd_guard(struct action_context *ctx, struct nh_error **err)
 
 static int sd_holders(struct state_store *store, char ***ret_ids, struct nh_error **err)
 {
-	__attribute__((cleanup(ledger_clearp))) struct ledger l = {0};
+	_cleanup_(ledger_clear) struct ledger l = {0};
 	int r = ledger_load(store, false, &l, err);
 	if (r < 0)
 		return r;
