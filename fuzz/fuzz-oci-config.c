@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "hooks_dir.h"
+#include "hooks_set.h"
 #include "hooks_inject.h"
 #include "hooks_match.h"
 #include "json_util.h"

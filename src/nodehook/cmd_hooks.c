@@ -8,7 +8,7 @@
 #include "cleanup.h"
 #include "commands.h"
 #include "fileio.h"
-#include "hooks_dir.h"
+#include "hooks_set.h"
 #include "hooks_inject.h"
 #include "hooks_match.h"
 #include "json_util.h"

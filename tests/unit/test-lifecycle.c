@@ -1,11 +1,11 @@
 /* lifecycle.c, the sequences `nodehook hook`, gc and the runtime wrapper share, on a FAKE node.
  *
- * A fake node (test-lb-util.h): a sysroot of plain files. The action is the real
+ * A fake node (test-lb_util.h): a sysroot of plain files. The action is the real
  * cpu-load-balancing with its sched-domain backend, because that backend's state is one flags
  * file per CPU: what a lifecycle path gave back, and for which CPU, reads off directly. The
  * fixture is a 4-CPU 4.18 kernel with one domain per CPU; the processes are /proc/<pid>/stat
  * files with the start times a test chooses. What the backends do on their own is in
- * test-lb-*.c; the real kernel is in tests/e2e and tests/vm.
+ * test-lb_*.c; the real kernel is in tests/e2e and tests/vm.
  *
  * The helpers take what they act on from struct fixture (the store, the node config, the action),
  * so that cases with another action behind lifecycle can share them with a fixture of their own. */
@@ -20,7 +20,7 @@
 #include "lifecycle.h"
 #include "node_context.h"
 #include "sysroot.h"
-#include "test-lb-util.h"
+#include "test-lb_util.h"
 #include "xalloc.h"
 
 #define SD "/proc/sys/kernel/sched_domain"

@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "cpulist.h"
+#include "cpuset.h"
 #include "error.h"
 
 /* The sched-domain sysctl tree of kernels built with CONFIG_SCHED_DEBUG (before 5.13 under

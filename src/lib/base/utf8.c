@@ -106,7 +106,7 @@ char *utf8_sanitize(const char *s, size_t len, size_t *ret_len)
 	return out;
 }
 
-char *go_quote(const char *s)
+char *utf8_go_quote(const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
 	static const char special[] = "\"\\\a\b\f\n\r\t\v", escaped[] = "\"\\abfnrtv";

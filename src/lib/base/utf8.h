@@ -24,4 +24,4 @@ char *utf8_sanitize(const char *s, size_t len, size_t *ret_len);
 /* Quotes s as Go's %q verb does (strconv.Quote): backslash escapes for '"', '\\' and control
  * characters, \xHH for bytes that are not UTF-8. For messages that keep upstream's wording, and
  * so that a name from a file cannot break a log line. Returns a new string. */
-char *go_quote(const char *s);
+char *utf8_go_quote(const char *s);

@@ -443,12 +443,12 @@ static int validate(struct raw_v1 *raw, struct hook_file *h, struct nh_error **e
 		w->n_annotations = i + 1;
 		int r = regex_go_compile(rule->key_src, &rule->key, err);
 		if (r < 0) {
-			_cleanup_free_ char *q = go_quote(rule->key_src);
+			_cleanup_free_ char *q = utf8_go_quote(rule->key_src);
 			return nh_error_wrap(err, "invalid annotation key %s", q);
 		}
 		r = regex_go_compile(rule->value_src, &rule->value, err);
 		if (r < 0) {
-			_cleanup_free_ char *q = go_quote(rule->value_src);
+			_cleanup_free_ char *q = utf8_go_quote(rule->value_src);
 			return nh_error_wrap(err, "invalid annotation value %s", q);
 		}
 	}
@@ -467,7 +467,7 @@ static int validate(struct raw_v1 *raw, struct hook_file *h, struct nh_error **e
 		struct hook_command_rule *rule = &w->commands[i];
 		int r = regex_go_compile(rule->src, &rule->re, err);
 		if (r < 0) {
-			_cleanup_free_ char *q = go_quote(rule->src);
+			_cleanup_free_ char *q = utf8_go_quote(rule->src);
 			return nh_error_wrap(err, "invalid command %s", q);
 		}
 	}
@@ -481,7 +481,7 @@ static int validate(struct raw_v1 *raw, struct hook_file *h, struct nh_error **e
 	for (size_t i = 0; i < n_stages; i++) {
 		enum oci_stage s = oci_stage_from_string(raw->stages[i]);
 		if (s < 0) {
-			_cleanup_free_ char *q = go_quote(raw->stages[i]);
+			_cleanup_free_ char *q = utf8_go_quote(raw->stages[i]);
 			return nh_error_set(err, EINVAL, "unknown stage %s", q);
 		}
 		h->stages[i] = s;
@@ -547,7 +547,7 @@ int hook_file_parse(const char *path, const char *content, size_t len, struct ho
 		free(version);
 		version = xstrdup("0.1.0");
 	} else {
-		_cleanup_free_ char *q = go_quote(version);
+		_cleanup_free_ char *q = utf8_go_quote(version);
 		return nh_error_set(err, EINVAL, "unrecognized hook version: %s", q);
 	}
 

@@ -6,7 +6,7 @@
 #include <json-c/json.h>
 
 #include "error.h"
-#include "hooks_dir.h"
+#include "hooks_set.h"
 #include "hooks_match.h"
 #include "oci_config.h"
 

@@ -117,7 +117,7 @@ int hooks_match(const struct hooks_set *set, const struct container_facts *facts
 		const struct hook_file *h = set->files[i];
 		int r = hook_when_match(&h->when, facts, err);
 		if (r < 0) {
-			_cleanup_free_ char *q = go_quote(h->path);
+			_cleanup_free_ char *q = utf8_go_quote(h->path);
 			return nh_error_wrap(err, "matching hook %s", q);
 		}
 		if (r == 0)

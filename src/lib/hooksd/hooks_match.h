@@ -15,7 +15,7 @@
 #include "cleanup.h"
 #include "error.h"
 #include "hook_file.h"
-#include "hooks_dir.h"
+#include "hooks_set.h"
 #include "oci_config.h"
 
 /* Returns 1 on a match, 0 on none, -errno (with *err) when a regex fails to run or when

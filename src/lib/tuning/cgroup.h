@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "cpulist.h"
+#include "cpuset.h"
 #include "error.h"
 
 enum cgroup_version {

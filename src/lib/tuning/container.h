@@ -19,7 +19,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "cpulist.h"
+#include "cpuset.h"
 #include "cleanup.h"
 #include "error.h"
 #include "node_config.h"

@@ -11,7 +11,7 @@
 
 #include "action.h"
 #include "cleanup.h"
-#include "cpulist.h"
+#include "cpuset.h"
 #include "kernel.h"
 #include "log.h"
 #include "requests.h"
@@ -430,7 +430,7 @@ static int decide(const struct node_config *config, const struct container_info 
 		if (r == 0)
 			continue;
 		_cleanup_free_ char *reason = NULL;
-		if (!policy_allows(&config->actions[a], c, &reason)) {
+		if (!requests_policy_allows(&config->actions[a], c, &reason)) {
 			r = refuse(config, a, req[a].key, reason, EPERM, ev, err);
 			if (r < 0)
 				return r;

@@ -48,7 +48,8 @@ void requests_clear(struct action_request r[NH_ACTION__MAX])
 	}
 }
 
-int policy_allows(const struct action_policy *p, const struct container_info *c, char **ret_reason)
+int requests_policy_allows(const struct action_policy *p, const struct container_info *c,
+			   char **ret_reason)
 {
 	if (!p->enabled) {
 		*ret_reason = xstrdup("the action is disabled in the node config");

@@ -35,4 +35,5 @@ static inline void requests_clearp(struct action_request (*r)[NH_ACTION__MAX])
 /* Whether the node policy lets this container have the action. Returns 1 if allowed, 0 if not
  * with *ret_reason (caller frees). A container without a pod namespace (not from a CRI) is
  * matched as "": only a pattern like "*" admits it. */
-int policy_allows(const struct action_policy *p, const struct container_info *c, char **ret_reason);
+int requests_policy_allows(const struct action_policy *p, const struct container_info *c,
+			   char **ret_reason);

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cpulist.h"
+#include "cpuset.h"
 #include "strv.h"
 #include "lifecycle.h"
 #include "xalloc.h"

@@ -7,7 +7,7 @@
 
 #include <json-c/json.h>
 
-#include "cpulist.h"
+#include "cpuset.h"
 #include "error.h"
 #include "state_store.h"
 

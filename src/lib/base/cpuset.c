@@ -1,4 +1,4 @@
-#include "cpulist.h"
+#include "cpuset.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -145,7 +145,7 @@ static size_t read_cpu(const char *p, const char *end, unsigned *ret)
 	unsigned long v = 0;
 	while (p + n < end && p[n] >= '0' && p[n] <= '9') {
 		v = v * 10 + (unsigned long)(p[n] - '0');
-		if (v >= CPULIST_MAX_CPUS)
+		if (v >= CPUSET_MAX_CPUS)
 			return 0;
 		n++;
 	}
@@ -167,7 +167,7 @@ int cpuset_parse_list(const char *s, struct cpuset *ret, struct nh_error **err)
 			return nh_error_set(
 			    err, EINVAL,
 			    "invalid CPU list '%s': expected a CPU number below %u at '%.*s'", s,
-			    CPULIST_MAX_CPUS, (int)(end - p), p);
+			    CPUSET_MAX_CPUS, (int)(end - p), p);
 		p += n;
 		last = first;
 		if (p < end && *p == '-') {
@@ -241,17 +241,17 @@ int cpuset_parse_mask(const char *s, struct cpuset *ret, struct nh_error **err)
 			if (!(value >> bit & 1))
 				continue;
 			unsigned cpu = group * 32 + bit;
-			if (cpu >= CPULIST_MAX_CPUS)
+			if (cpu >= CPUSET_MAX_CPUS)
 				return nh_error_set(err, EINVAL,
 						    "invalid CPU mask '%s': CPU %u is beyond %u", s,
-						    cpu, CPULIST_MAX_CPUS);
+						    cpu, CPUSET_MAX_CPUS);
 			cpuset_add(&set, cpu);
 		}
 		if (start == 0)
 			break;
 		end = start - 1;
 		group++;
-		if (group * 32 >= CPULIST_MAX_CPUS && end > 0)
+		if (group * 32 >= CPUSET_MAX_CPUS && end > 0)
 			return nh_error_set(err, EINVAL, "invalid CPU mask '%s': too many groups",
 					    s);
 	}

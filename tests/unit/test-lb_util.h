@@ -1,4 +1,4 @@
-/* Fake kernel trees for the unit tests of the cpu-load-balancing backends (test-lb-*.c).
+/* Fake kernel trees for the unit tests of the cpu-load-balancing backends (test-lb_*.c).
  *
  * Why fake: this machine has cgroup v1 only and kernel 6.18 (no v2 cpuset, no writable
  * sched_domain flags), and a unit test must not change the node it runs on. The backends run

@@ -5,7 +5,7 @@
  * 4-CPU, 2-socket 4.18 node: domain0 (MC) and domain1 (DIE) per CPU, decimal flags with
  * SD_LOAD_BALANCE (bit 0) set, except one domain where it is already clear. The kernel's domain
  * rebuilds (the whole tree vanishes and comes back with default flags) are played by the write
- * and sleep hooks of test-lb-util.h. Real-kernel tests (tests/e2e on this machine, tests/vm on
+ * and sleep hooks of test-lb_util.h. Real-kernel tests (tests/e2e on this machine, tests/vm on
  * 6.1 and 6.12) cannot reach this backend: it needs a kernel before 5.8, such as RHEL 8's. */
 #include <errno.h>
 #include <stdio.h>
@@ -14,7 +14,7 @@
 
 #include "cleanup.h"
 #include "sysroot.h"
-#include "test-lb-util.h"
+#include "test-lb_util.h"
 #include "xalloc.h"
 
 #define SD "/proc/sys/kernel/sched_domain"

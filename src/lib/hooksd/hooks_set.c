@@ -1,4 +1,4 @@
-#include "hooks_dir.h"
+#include "hooks_set.h"
 
 #include <dirent.h>
 #include <errno.h>

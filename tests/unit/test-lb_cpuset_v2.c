@@ -5,7 +5,7 @@
  * shaped like cgroup2 on 6.12 (with cpuset.cpus.exclusive) and on 6.1 (local partitions only).
  * The kernel's answers that matter are played by a write hook: "isolated invalid (<reason>)"
  * read back from cpuset.cpus.partition, and EINVAL on a write. What the real kernels do is
- * measured in tests/vm (6.1 and 6.12 in QEMU). See test-lb-util.h. */
+ * measured in tests/vm (6.1 and 6.12 in QEMU). See test-lb_util.h. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +14,7 @@
 #include "cleanup.h"
 #include "lifecycle.h"
 #include "sysroot.h"
-#include "test-lb-util.h"
+#include "test-lb_util.h"
 #include "xalloc.h"
 
 #define CG "/sys/fs/cgroup"

@@ -1,4 +1,4 @@
-#include "test-lb-util.h"
+#include "test-lb_util.h"
 
 #include <dirent.h>
 #include <errno.h>

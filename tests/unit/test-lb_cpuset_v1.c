@@ -6,7 +6,7 @@
  * vanishing cgroups at will. Real kernels: tests/e2e (this machine) and tests/vm (6.1 in QEMU).
  * What a fake tree cannot show is the kernel building sched domains or refusing a write: these
  * tests check which files the backend writes, with what, and that undo puts every byte back.
- * See test-lb-util.h. */
+ * See test-lb_util.h. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +14,7 @@
 
 #include "cleanup.h"
 #include "sysroot.h"
-#include "test-lb-util.h"
+#include "test-lb_util.h"
 #include "xalloc.h"
 
 #define MOUNT "/sys/fs/cgroup/cpuset"

@@ -16,7 +16,7 @@
 #include "error.h"
 
 /* The kernel's largest NR_CPUS (CONFIG_NR_CPUS_RANGE_END) is 8192. */
-#define CPULIST_MAX_CPUS 8192u
+#define CPUSET_MAX_CPUS 8192u
 
 struct cpuset {
 	uint64_t *words;
@@ -43,7 +43,7 @@ void cpuset_subtract(struct cpuset *dst, const struct cpuset *src);
 void cpuset_intersect(struct cpuset *dst, const struct cpuset *src);
 
 /* Parses a CPU list. Surrounding white space (sysfs adds a newline) is allowed; an empty string
- * is the empty set. Rejects empty items, reversed ranges, CPUs >= CPULIST_MAX_CPUS, signs,
+ * is the empty set. Rejects empty items, reversed ranges, CPUs >= CPUSET_MAX_CPUS, signs,
  * anything but digits, '-' and ','. */
 int cpuset_parse_list(const char *s, struct cpuset *ret, struct nh_error **err);
 

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "cpulist.h"
+#include "cpuset.h"
 
 static char *list_roundtrip(const char *in)
 {
@@ -158,7 +158,7 @@ static void test_mask_junk(void **state)
 		nh_error_free(err);
 	}
 	/* 8192 CPUs is the limit: one more group is refused. */
-	size_t groups = CPULIST_MAX_CPUS / 32 + 1;
+	size_t groups = CPUSET_MAX_CPUS / 32 + 1;
 	char *big = calloc(groups * 9 + 1, 1);
 	for (size_t g = 0; g < groups; g++)
 		strcat(big, g ? ",00000001" : "1");

@@ -12,7 +12,7 @@
 #include "test-util.h"
 
 #include "cleanup.h"
-#include "hooks_dir.h"
+#include "hooks_set.h"
 #include "xalloc.h"
 
 struct tree {
@@ -327,9 +327,9 @@ static void test_sort_key(void **state)
 	static const char *const cases[][2] = {
 	    {"10-Beta.json", "10-beta.json"},
 	    {"10-\xc3\x89\x7a.json", "10-\xc3\xa9\x7a.json"}, /* É -> é */
-	    {"\xce\xa3IGMA", "\xcf\x83igma"},		/* Σ -> σ */
-	    {"a\xff\x62", "a\xef\xbf\xbd\x62"},		/* an invalid byte reads as U+FFFD */
-	    {"\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd"},	/* an overlong '/' too, per byte */
+	    {"\xce\xa3IGMA", "\xcf\x83igma"},		      /* Σ -> σ */
+	    {"a\xff\x62", "a\xef\xbf\xbd\x62"},		      /* an invalid byte reads as U+FFFD */
+	    {"\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd"},	      /* an overlong '/' too, per byte */
 	    {"", ""},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
