@@ -1,9 +1,9 @@
 /* state_store: records and ledger documents round trip; another boot's files are void and
  * removed; container ids and document names are checked before any path is built; records list
  * sorted; the lock is exclusive against shared and exclusive holders in other processes; unsafe
- * state directories are refused; kernel_kernel_process_start_time() on this process, a zombie, a missing pid
- * and fixture /proc files; lifecycle_orphans() finds ledger entries without a record.
- * Each case works in its own directory under /tmp; the sysroot is reset after each. */
+ * state directories are refused; kernel_process_start_time() on this process, a zombie, a missing
+ * pid and fixture /proc files; lifecycle_orphans() finds ledger entries without a record. Each case
+ * works in its own directory under /tmp; the sysroot is reset after each. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>

@@ -7,7 +7,9 @@
  * --x=v, --x v, unique prefixes are NOT resolved: callers spell options out).
  *
  * A global option this parser does not know is assumed to take no value unless written
- * --opt=value; that is what every known caller does for unknown globals (runtimes.md).
+ * --opt=value: the callers nodehook-runtime stands in for (containerd's shim, conmon for CRI-O,
+ * Podman) pass only --root, --log, --log-format and --systemd-cgroup, and crun's own globals
+ * come as --opt=value (docs/RUNTIMES.md).
  *
  * Ownership rule: struct runtime_args points into argv; nothing is allocated. */
 #pragma once

@@ -1,18 +1,8 @@
 /* The node configuration: /etc/nodehook/config.json, or the file named by $NODEHOOK_CONFIG.
  *
- * {
- *   "state_dir": "/run/nodehook",            records of what nodehook changed (tmpfs)
- *   "sysroot": "/",                          where /etc, /proc and /sys are found
- *   "annotation_domains": ["crio.io"],       honoured besides nodehook.io
- *   "cri": "auto",                           whose annotations name pods:
- * auto|containerd|cri-o|none "hooks_dirs": [...],                     hooks.d directories, lowest
- * precedence first "runtime": "/usr/bin/runc",              what nodehook-runtime execs "actions":
- * { "cpu-load-balancing": { "enabled": true, "allowed_namespaces": ["*"],         glob patterns; ""
- * (no pod) matches "*" only "on_error": "fail",                  fail: the container start fails;
- * log: it goes on "backend": "auto"                    action-specific
- *     }
- *   }
- * }
+ * Its keys (state_dir, sysroot, annotation_domains, cri, hooks_dirs, runtime, and per action
+ * enabled, allowed_namespaces, on_error, backend), their defaults and meaning are listed in
+ * docs/CONFIGURATION.md; deploy/config.json.example is a complete file.
  *
  * Unknown keys are errors: a misspelt key in a node's policy must not silently fall back to a
  * default. A missing default file means the defaults; a missing $NODEHOOK_CONFIG file is an

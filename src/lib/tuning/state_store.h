@@ -9,6 +9,8 @@
  *   <state_dir>/<resource>.json         a ledger per shared resource (e.g. cpuset-v1.json):
  *                                       reference counts and the original value of every
  *                                       setting changed, written before the setting is
+ *   <state_dir>/cache/                  the hooks.d parse cache of the runtime wrapper and
+ *                                       `hooks match|inject` (hooks_cache.h); not a record
  *
  * Every file is replaced atomically (temporary file, fsync, rename) and carries the boot id:
  * where /run is not a tmpfs, a record from another boot describes settings the reboot already

@@ -1,7 +1,7 @@
 /* The built-in tuning actions behind one small interface.
  *
  * Adding an action: one .c file here with a `const struct action_ops`, one row in
- * action_table() (action.c), one value in enum nh_action (node_config.h), one test file.
+ * action_table() (action.c), one value in enum nh_action (nh_action.h), one test file.
  *
  * Contract, which the hook relies on to keep the node consistent under crashes and concurrency:
  * - apply and undo run with the state store locked exclusively (one lock for all of nodehook).
