@@ -106,27 +106,23 @@ static bool is_leaving(json_object *c)
 static int cpus_below(const struct ledger *l, const char *cgroup, bool leaving, struct cpuset *ret,
 		      size_t *ret_count, struct nh_error **err)
 {
-	struct cpuset all = {0};
+	_cleanup_cpuset_ struct cpuset all = {0};
 	size_t count = 0;
 	json_object_object_foreach (l->containers, id, c) {
 		const char *cg = json_get_str(c, "cgroup"), *list = json_get_str(c, "cpus");
-		if (!cg || !list) {
-			cpuset_clear(&all);
+		if (!cg || !list)
 			return nh_error_set(err, EBADMSG, "%s: malformed entry for '%s'", LEDGER,
 					    id);
-		}
 		if (is_leaving(c) != leaving || !at_or_below(cg, cgroup))
 			continue;
-		struct cpuset one = {0};
-		if (cpuset_parse_list(list, &one, err) < 0) {
-			cpuset_clear(&all);
+		_cleanup_cpuset_ struct cpuset one = {0};
+		if (cpuset_parse_list(list, &one, err) < 0)
 			return nh_error_wrap(err, "%s: containers[%s]", LEDGER, id);
-		}
 		cpuset_union(&all, &one);
-		cpuset_clear(&one);
 		count++;
 	}
 	*ret = all;
+	all = (struct cpuset){0};
 	if (ret_count)
 		*ret_count = count;
 	return 0;

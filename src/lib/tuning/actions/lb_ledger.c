@@ -49,17 +49,15 @@ char **lb_json_keys(json_object *o)
 int lb_isolated_union(json_object *isolated, const char *ledger, struct cpuset *ret,
 		      struct nh_error **err)
 {
-	struct cpuset all = {0};
+	_cleanup_cpuset_ struct cpuset all = {0};
 	json_object_object_foreach (isolated, id, v) {
-		struct cpuset one = {0};
+		_cleanup_cpuset_ struct cpuset one = {0};
 		int r = cpuset_parse_list(json_object_get_string(v), &one, err);
-		if (r < 0) {
-			cpuset_clear(&all);
+		if (r < 0)
 			return nh_error_wrap(err, "%s: isolated[%s]", ledger, id);
-		}
 		cpuset_union(&all, &one);
-		cpuset_clear(&one);
 	}
 	*ret = all;
+	all = (struct cpuset){0};
 	return 0;
 }
