@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "cleanup.h"
-#include "cpulist.h"
+#include "cpuset.h"
 #include "fuzz.h"
 #include "xalloc.h"
 

@@ -1,5 +1,5 @@
 /* config.json handling, end to end as `nodehook hooks inject` does it: oci_config_parse(), an
- * annotation override, hooks_match() against a fixed hooks.d set, oci_config_inject(),
+ * annotation override, hooks_match() against a fixed hooks.d set, hooks_inject(),
  * oci_config_to_string(); then the output must parse again (round trip) and serialise to the
  * same bytes (a second inject-free pass changes nothing). */
 #include <stdio.h>
@@ -7,7 +7,8 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "hooks_dir.h"
+#include "hooks_set.h"
+#include "hooks_inject.h"
 #include "hooks_match.h"
 #include "json_util.h"
 #include "oci_config.h"
@@ -53,11 +54,6 @@ static struct hooks_set *fixed_set(void)
 	return set;
 }
 
-static void hooks_result_clearp(struct hooks_result *r)
-{
-	hooks_result_clear(r);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const struct hooks_set *set = fixed_set();
@@ -77,7 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		oci_config_override_annotation(c, first, "nodehook");
 	}
 
-	__attribute__((cleanup(hooks_result_clearp))) struct hooks_result result = {0};
+	_cleanup_hooks_result_ struct hooks_result result = {0};
 	enum prestart_mapping prestart =
 	    size % 2 ? PRESTART_AS_PRESTART : PRESTART_AS_CREATE_RUNTIME;
 	if (hooks_match(set, &c->facts, prestart, &result, &err) < 0) {
@@ -90,7 +86,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!printed)
 		fuzz_fail("hooks_result_to_json returned NULL");
 
-	if (oci_config_inject(c, &result, &err) < 0) {
+	if (hooks_inject(c, &result, &err) < 0) {
 		if (!err)
 			fuzz_fail("oci_config_inject failed without an error");
 		err = nh_error_free(err);

@@ -7,7 +7,7 @@
  * Everything else goes straight to libc.
  *
  * Linked into a copy of the release nodehook with -Wl,--wrap=mkdir,--wrap=rmdir (the binary is a
- * static PIE: no LD_PRELOAD), the same way the unit tests do it (tests/unit/test-lb-util.c). */
+ * static PIE: no LD_PRELOAD), the same way the unit tests do it (tests/unit/test-lb_util.c). */
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -60,7 +60,8 @@ int __wrap_mkdir(const char *path, mode_t mode)
 		if (fd < 0)
 			continue;
 		size_t len = strlen(born[i][1]);
-		/* A short write leaves a file the hook reads and complains about: the bench's check. */
+		/* A short write leaves a file the hook reads and complains about: the bench's
+		 * check. */
 		if (write(fd, born[i][1], len) != (ssize_t)len) {
 		}
 		close(fd);

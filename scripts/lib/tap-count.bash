@@ -19,6 +19,11 @@ tap_fail() {
 	TAP_FAILS+=("$1: $2: $3")
 }
 
+# tap_pass: a passed check with no TAP line of its own (the format check).
+tap_pass() {
+	TAP_PASSED=$((TAP_PASSED + 1))
+}
+
 # tap_skip WHERE TEST REASON: a skip with no TAP line of its own (a tier skipped by request).
 tap_skip() {
 	TAP_SKIPPED=$((TAP_SKIPPED + 1))

@@ -13,20 +13,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "action.h"
 #include "cleanup.h"
 #include "commands.h"
-#include "container.h"
 #include "fileio.h"
 #include "json_util.h"
 #include "lifecycle.h"
 #include "log.h"
-#include "node_config.h"
-#include "oci_config.h"
-#include "requests.h"
-#include "state_store.h"
-#include "sysroot.h"
-#include "xalloc.h"
+#include "node_context.h"
+#include "oci_state.h"
 
 static const char hook_usage[] =
     "Usage: nodehook hook --stage STAGE\n"
@@ -52,146 +46,46 @@ static enum hook_phase phase_of(const char *stage)
 	return PHASE_NONE;
 }
 
-static int undo_phase(const struct node_config *config, const struct oci_state *state,
-		      const char *boot_id)
+/* Says what lifecycle_start() did on the way; an error it returns is main's to print. */
+static void tell(const struct lifecycle_events *ev)
 {
-	_cleanup_error_ struct nh_error *err = NULL;
-	_cleanup_state_store_ struct state_store *store = NULL;
-	struct container_record rec = {0};
-	int r = lifecycle_open_record(config, boot_id, state->id, &store, &rec, &err);
-	if (r <= 0) {
-		if (r < 0)
-			log_error("%s", err->msg);
-		return r < 0;
-	}
-	r = lifecycle_undo(store, config, &rec, &err);
-	container_record_clear(&rec);
-	if (r < 0) {
-		log_error("%s; the record stays for 'nodehook restore' or 'nodehook gc'", err->msg);
-		return 1;
-	}
-	log_info("undone");
-	return 0;
-}
-
-/* A refused or failed action: fatal or logged, per the action's on_error. Returns 1 if fatal. */
-static int refuse(const struct node_config *config, enum nh_action a, const char *key,
-		  const char *reason)
-{
-	const char *name = nh_action_to_string(a);
-	if (config->actions[a].on_error == ON_ERROR_LOG) {
-		log_warning("%s ('%s'): %s; on_error is \"log\": the container starts without it",
-			    name, key, reason);
-		return 0;
-	}
-	log_error("%s ('%s'): %s", name, key, reason);
-	return 1;
-}
-
-static int apply_phase(const struct node_config *config, const struct oci_state *state,
-		       const char *boot_id)
-{
-	_cleanup_error_ struct nh_error *err = NULL;
-	_cleanup_free_ char *config_path = xasprintf("%s/config.json", state->bundle);
-	_cleanup_oci_config_ struct oci_config *oci = NULL;
-	if (oci_config_load(config_path, &oci, &err) < 0) {
-		log_error("%s", err->msg);
-		return 1;
-	}
-	_cleanup_container_info_ struct container_info *c = NULL;
-	if (container_info_build(state, oci, config->cri, &c, &err) < 0) {
-		log_error("%s", err->msg);
-		return 1;
-	}
-
-	struct action_request req[NH_ACTION__MAX];
-	requests_find(oci, c, config->annotation_domains, req);
-	bool want[NH_ACTION__MAX] = {0}, any = false;
-	int failed = 0;
-	for (int a = 0; a < NH_ACTION__MAX && !failed; a++) {
-		if (!req[a].present)
-			continue;
-		const struct action_ops *ops = action_lookup((enum nh_action)a);
-		const char *note = NULL;
-		int r = ops->parse_value(req[a].value, &note, &err);
-		if (r < 0) {
-			/* Junk from the pod author fails the start whatever on_error says. */
-			log_error("annotation '%s': %s", req[a].key, err->msg);
-			failed = 1;
+	for (size_t i = 0; i < ev->n; i++) {
+		const struct lifecycle_event *e = &ev->v[i];
+		const char *name = nh_action_to_string(e->action);
+		switch (e->kind) {
+		case LIFECYCLE_NOTE:
+			log_warning("annotation '%s': %s", e->key, e->text);
+			break;
+		case LIFECYCLE_REFUSED:
+			log_warning("%s ('%s'): %s; on_error is \"log\": the container starts "
+				    "without it",
+				    name, e->key, e->text);
+			break;
+		case LIFECYCLE_EARLIER_UNDONE:
+			log_info("a record of an earlier container %s (pid %d) is still here: "
+				 "undoing it first",
+				 e->text, (int)e->pid);
+			break;
+		case LIFECYCLE_ALREADY_APPLIED:
+			log_info("%s: already applied", name);
+			break;
+		case LIFECYCLE_ROLLBACK_FAILED:
+			log_warning("%s: rollback failed: %s; the record stays for 'nodehook gc'",
+				    name, e->text);
+			break;
+		case LIFECYCLE_RECORD_NOT_SYNCED:
+			log_warning("%s, ignoring", e->text);
+			break;
+		case LIFECYCLE_APPLIED:
+			log_info("%s: applied (CPUs %s, %s)", name, e->text, e->text2);
+			break;
+		default:
 			break;
 		}
-		if (note)
-			log_warning("annotation '%s': %s", req[a].key, note);
-		if (r == 0)
-			continue;
-		_cleanup_free_ char *reason = NULL;
-		if (!policy_allows(&config->actions[a], c, &reason)) {
-			failed = refuse(config, (enum nh_action)a, req[a].key, reason);
-			continue;
-		}
-		if (ops->check(c, &err) < 0) {
-			failed = refuse(config, (enum nh_action)a, req[a].key, err->msg);
-			err = nh_error_free(err);
-			continue;
-		}
-		want[a] = any = true;
 	}
-	if (failed) {
-		requests_clear(req);
-		return 1;
-	}
-
-	_cleanup_state_store_ struct state_store *store = NULL;
-	if (!any) {
-		/* Nothing asked: only the guards run, and only where nodehook is in use. */
-		requests_clear(req);
-		if (state_store_open_existing(config->state_dir, boot_id, &store, &err) < 0) {
-			log_error("%s", err->msg);
-			return 1;
-		}
-		if (!store)
-			return 0;
-		if (state_store_lock(store, true, &err) < 0 ||
-		    lifecycle_guard(store, config, &err) < 0) {
-			log_error("%s", err->msg);
-			return 1;
-		}
-		return 0;
-	}
-
-	if (state_store_open(config->state_dir, boot_id, &store, &err) < 0 ||
-	    state_store_lock(store, true, &err) < 0) {
-		log_error("%s", err->msg);
-		requests_clear(req);
-		return 1;
-	}
-	struct container_record rec = {0};
-	if (lifecycle_record_open(store, config, c, &rec, &err) < 0) {
-		log_error("%s", err->msg);
-		requests_clear(req);
-		return 1;
-	}
-	for (int a = 0; a < NH_ACTION__MAX && !failed; a++) {
-		if (!want[a])
-			continue;
-		int r = lifecycle_apply(store, config, c, &rec, (enum nh_action)a, &err);
-		if (r < 0) {
-			failed = refuse(config, (enum nh_action)a, req[a].key, err->msg);
-			err = nh_error_free(err);
-			continue;
-		}
-		if (r == 0)
-			continue; /* logged as already applied */
-		_cleanup_free_ char *cpus = cpuset_format_list(&c->cpus);
-		log_info("%s: applied (CPUs %s, %s)", nh_action_to_string((enum nh_action)a), cpus,
-			 rec.actions[a].backend ? rec.actions[a].backend : "");
-	}
-	container_record_clear(&rec);
-	requests_clear(req);
-	return failed;
 }
 
-int cmd_hook(int argc, char **argv)
+int cmd_hook(int argc, char **argv, struct nh_error **err)
 {
 	static const struct option options[] = {
 	    {"stage", required_argument, NULL, 's'},
@@ -218,42 +112,39 @@ int cmd_hook(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 
-	log_open("nodehook", true, true, LOG_LEVEL_INFO);
+	log_open(&(struct log_sinks){.syslog_ident = "nodehook",
+				     .stderr_format = LOG_STDERR_TAGGED,
+				     .stderr_max = LOG_LEVEL_INFO,
+				     .max = LOG_LEVEL_INFO});
 	log_set_context(NULL, stage);
-	_cleanup_error_ struct nh_error *err = NULL;
 	_cleanup_free_ char *input = NULL;
 	size_t len = 0;
-	if (read_full_fd(STDIN_FILENO, NH_STATE_JSON_MAX, &input, &len, &err) < 0) {
-		log_error("reading the state from stdin: %s", err->msg);
-		return 1;
-	}
-	struct oci_state state = {0};
-	if (oci_state_parse(input, len, &state, &err) < 0) {
-		log_error("%s", err->msg);
-		return 1;
-	}
+	int r = read_full_fd(STDIN_FILENO, NH_STATE_JSON_MAX, &input, &len, err);
+	if (r < 0)
+		return nh_error_wrap(err, "reading the state from stdin");
+	_cleanup_(oci_state_clear) struct oci_state state = {0};
+	r = oci_state_parse(input, len, &state, err);
+	if (r < 0)
+		return r;
 	log_set_context(state.id, stage);
 
 	enum hook_phase phase = phase_of(stage);
-	int rc = 0;
-	_cleanup_node_config_ struct node_config *config = NULL;
-	_cleanup_free_ char *boot_id = NULL;
 	if (phase == PHASE_NONE) {
 		log_debug("nothing to do at this stage");
-	} else if (node_config_load(&config, &err) < 0) {
-		log_error("node config: %s", err->msg);
-		rc = 1;
-	} else {
-		sysroot_set(config->sysroot);
-		if (read_boot_id(&boot_id, &err) < 0) {
-			log_error("%s", err->msg);
-			rc = 1;
-		} else {
-			rc = phase == PHASE_APPLY ? apply_phase(config, &state, boot_id)
-						  : undo_phase(config, &state, boot_id);
-		}
+		return 0;
 	}
-	oci_state_clear(&state);
-	log_close();
-	return rc;
+	_cleanup_node_context_ struct node_context *node = NULL;
+	r = node_context_open(&node, err);
+	if (r < 0)
+		return r;
+	if (phase == PHASE_UNDO) {
+		r = lifecycle_stop(node, state.id, err);
+		if (r > 0)
+			log_info("undone");
+		return r < 0 ? r : 0;
+	}
+	_cleanup_(lifecycle_events_clear) struct lifecycle_events ev = {0};
+	r = lifecycle_start(node, &state, &ev, err);
+	tell(&ev);
+	return r < 0 ? r : 0;
 }

@@ -8,9 +8,11 @@
 #include "cleanup.h"
 #include "commands.h"
 #include "fileio.h"
-#include "hooks_dir.h"
+#include "hooks_set.h"
+#include "hooks_inject.h"
 #include "hooks_match.h"
 #include "json_util.h"
+#include "log.h"
 #include "node_config.h"
 #include "oci_config.h"
 #include "sysroot.h"
@@ -75,10 +77,9 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ..
 {
 	va_list ap;
 	va_start(ap, fmt);
-	fputs("nodehook: ", stderr);
-	vfprintf(stderr, fmt, ap);
+	_cleanup_free_ char *msg = xvasprintf(fmt, ap);
 	va_end(ap);
-	fputs("; see 'nodehook hooks --help'\n", stderr);
+	log_error("%s; see 'nodehook hooks --help'", msg);
 	return EXIT_USAGE;
 }
 
@@ -177,17 +178,15 @@ static int parse_options(int argc, char **argv, struct hooks_options *o)
 	return -1;
 }
 
-static int run(const struct hooks_options *o)
+static int run(const struct hooks_options *o, struct nh_error **err)
 {
-	_cleanup_error_ struct nh_error *err = NULL;
 	_cleanup_free_ char *config_path =
 	    o->verb == VERB_INJECT ? xasprintf("%s/config.json", o->bundle) : xstrdup(o->config);
 
 	_cleanup_oci_config_ struct oci_config *config = NULL;
-	if (oci_config_load(config_path, &config, &err) < 0) {
-		print_error("%s", err->msg);
-		return 1;
-	}
+	int r = oci_config_load(config_path, &config, err);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < o->n_annotations; i++) {
 		const char *eq = strchr(o->annotations[i], '=');
 		_cleanup_free_ char *key =
@@ -207,41 +206,32 @@ static int run(const struct hooks_options *o)
 		n_dirs = 2;
 	}
 	_cleanup_hooks_set_ struct hooks_set *set = NULL;
-	int r = hooks_set_load(dirs, n_dirs, o->load_mode, o->cache_dir, &set, &err);
+	r = hooks_set_load(dirs, n_dirs, o->load_mode, o->cache_dir, &set, err);
 	free(default_dirs[0]);
 	free(default_dirs[1]);
-	if (r < 0) {
-		print_error("%s", err->msg);
-		return 1;
-	}
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < set->n_skipped; i++)
-		print_warning("%s, ignoring", set->skipped[i]->msg);
+		log_warning("%s, ignoring", set->skipped[i]->msg);
 
 	if (o->verb == VERB_INJECT) {
-		if (oci_config_inject_hooks(config, set, o->prestart, config_path, &err) < 0) {
-			print_error("%s", err->msg);
-			return 1;
-		}
-		return 0;
+		r = hooks_inject_file(config, set, o->prestart, config_path, err);
+		return r < 0 ? r : 0;
 	}
 
-	struct hooks_result result = {0};
-	if (hooks_match(set, &config->facts, o->prestart, &result, &err) < 0) {
-		print_error("%s", err->msg);
-		return 1;
-	}
+	_cleanup_hooks_result_ struct hooks_result result = {0};
+	r = hooks_match(set, &config->facts, o->prestart, &result, err);
+	if (r < 0)
+		return r;
 	_cleanup_json_ json_object *out = hooks_result_to_json(&result);
-	hooks_result_clear(&result);
 	size_t len = 0;
 	const char *s = json_to_string(out, &len);
-	if (fwrite(s, 1, len, stdout) != len || fputc('\n', stdout) == EOF || fflush(stdout) != 0) {
-		print_error("writing to stdout: %s", strerror(errno));
-		return 1;
-	}
+	if (fwrite(s, 1, len, stdout) != len || fputc('\n', stdout) == EOF || fflush(stdout) != 0)
+		return nh_error_set_errno(err, errno, "writing to stdout");
 	return 0;
 }
 
-int cmd_hooks(int argc, char **argv)
+int cmd_hooks(int argc, char **argv, struct nh_error **err)
 {
 	if (argc < 2) {
 		fputs(match_usage, stderr);
@@ -252,7 +242,7 @@ int cmd_hooks(int argc, char **argv)
 		fputs(match_usage, stdout);
 		return 0;
 	}
-	__attribute__((cleanup(hooks_options_clear))) struct hooks_options o = {
+	_cleanup_(hooks_options_clear) struct hooks_options o = {
 	    .bind_mounts = -1,
 	    .prestart = PRESTART_AS_CREATE_RUNTIME,
 	    .load_mode = HOOKS_LOAD_STRICT,
@@ -268,5 +258,5 @@ int cmd_hooks(int argc, char **argv)
 	int r = parse_options(argc - 1, argv + 1, &o);
 	if (r >= 0)
 		return r;
-	return run(&o);
+	return run(&o, err);
 }

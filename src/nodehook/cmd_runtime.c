@@ -17,97 +17,47 @@
  * and the record stays for `nodehook gc`. */
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cleanup.h"
 #include "commands.h"
 #include "container.h"
-#include "cpulist.h"
+#include "cpuset.h"
 #include "fileio.h"
-#include "hook_file.h"
-#include "hooks_dir.h"
+#include "hooks_set.h"
+#include "hooks_inject.h"
 #include "hooks_match.h"
 #include "json_util.h"
 #include "lifecycle.h"
 #include "log.h"
-#include "node_config.h"
+#include "node_context.h"
 #include "oci_config.h"
+#include "oci_state.h"
 #include "runtime_args.h"
+#include "runtime_exec.h"
 #include "state_store.h"
 #include "sysroot.h"
-#include "utf8.h"
 #include "xalloc.h"
 
-/* Appends one line to the caller's --log, in the format it asked for. */
-static void log_to_runtime_log(const struct runtime_args *a, const char *msg)
-{
-	if (!a->log)
-		return;
-	_cleanup_close_ int fd =
-	    open(a->log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
-	if (fd < 0)
-		return;
-	char when[64];
-	time_t now = time(NULL);
-	struct tm tm;
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
-	_cleanup_free_ char *line = NULL;
-	_cleanup_free_ char *full = xasprintf("nodehook: %s", msg);
-	if (a->log_format && strcmp(a->log_format, "json") == 0) {
-		/* JSON strings are UTF-8: a byte that is not (from a file name) becomes U+FFFD, as
-		 * Go's encoding/json writes it. */
-		size_t len = 0;
-		_cleanup_free_ char *valid = utf8_sanitize(full, strlen(full), &len);
-		_cleanup_json_ json_object *o = json_object_new_object();
-		json_object_object_add(o, "level", json_object_new_string("error"));
-		json_object_object_add(o, "msg", json_object_new_string_len(valid, (int)len));
-		json_object_object_add(o, "time", json_object_new_string(when));
-		line = xasprintf("%s\n", json_to_string(o, NULL));
-	} else {
-		/* logrus' text format, as runc writes it: the value quoted as Go's %q does, so that
-		 * a '"' or a newline in the message cannot break the line. */
-		_cleanup_free_ char *quoted = go_quote(full);
-		line = xasprintf("time=\"%s\" level=error msg=%s\n", when, quoted);
-	}
-	(void)write_all(fd, line, strlen(line));
-}
-
-__attribute__((format(printf, 2, 3))) static int fail(const struct runtime_args *a, const char *fmt,
-						      ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	_cleanup_free_ char *msg = xvasprintf(fmt, ap);
-	va_end(ap);
-	log_error("%s", msg);
-	log_to_runtime_log(a, msg);
-	bool container_stdio = a->command == RUNTIME_CMD_CREATE || a->command == RUNTIME_CMD_RUN;
-	if (!container_stdio || !a->log)
-		fprintf(stderr, "nodehook: %s\n", msg);
-	return 1;
-}
-
 /* Injects the matching hooks.d hooks into the bundle's config.json. */
-static int prepare_create(const struct runtime_args *a, const struct node_config *config)
+static int prepare_create(const struct runtime_args *a, const struct node_config *config,
+			  struct nh_error **err)
 {
 	/* No id, no bundle, no config.json: nothing to inject into, and the runtime refuses the
 	 * command anyway; let it say why in its own words (transparency). */
 	if (!a->id)
 		return 0;
 	if (!container_id_valid(a->id))
-		return fail(a,
-			    "container id '%.64s' is not valid (runc's alphabet: "
-			    "[A-Za-z0-9_+.-])",
-			    a->id);
+		return nh_error_set(err, EINVAL,
+				    "container id '%.64s' is not valid (runc's alphabet: "
+				    "[A-Za-z0-9_+.-])",
+				    a->id);
 	const char *bundle = a->bundle ? a->bundle : ".";
 	_cleanup_free_ char *config_path = NULL;
 	if (a->config)
@@ -116,13 +66,15 @@ static int prepare_create(const struct runtime_args *a, const struct node_config
 	else
 		config_path = xasprintf("%s/config.json", bundle);
 
-	_cleanup_error_ struct nh_error *err = NULL;
+	_cleanup_error_ struct nh_error *load_err = NULL;
 	_cleanup_oci_config_ struct oci_config *oci = NULL;
-	int lr = oci_config_load(config_path, &oci, &err);
-	if (lr == -ENOENT || lr == -ENOTDIR)
+	int r = oci_config_load(config_path, &oci, &load_err);
+	if (r == -ENOENT || r == -ENOTDIR)
 		return 0;
-	if (lr < 0)
-		return fail(a, "%s", err->msg);
+	if (r < 0) {
+		*err = TAKE_PTR(load_err);
+		return r;
+	}
 
 	size_t n_dirs = 0;
 	while (config->hooks_dirs[n_dirs])
@@ -134,134 +86,12 @@ static int prepare_create(const struct runtime_args *a, const struct node_config
 	/* The cache lives in the state dir: create it (0700) if this is the first use. */
 	(void)mkdir(config->state_dir, 0700);
 	_cleanup_hooks_set_ struct hooks_set *set = NULL;
-	if (hooks_set_load((const char *const *)dirs, n_dirs, HOOKS_LOAD_STRICT, cache_dir, &set,
-			   &err) < 0)
-		return fail(a, "%s", err->msg);
-
-	if (oci_config_inject_hooks(oci, set, PRESTART_AS_CREATE_RUNTIME, config_path, &err) < 0)
-		return fail(a, "%s", err->msg);
-	return 0;
-}
-
-static char **runtime_argv(const char *runtime, int argc, char **argv)
-{
-	char **out = xcalloc((size_t)argc + 1, sizeof(char *));
-	out[0] = (char *)runtime;
-	for (int i = 1; i < argc; i++)
-		out[i] = argv[i];
-	return out;
-}
-
-static int exec_runtime(const struct runtime_args *a, const char *runtime, int argc, char **argv)
-{
-	char **args = runtime_argv(runtime, argc, argv);
-	log_close();
-	execv(runtime, args);
-	int e = errno;
-	free(args);
-	return fail(a, "exec %s: %s", runtime, strerror(e));
-}
-
-static volatile sig_atomic_t child_pid;
-
-static void forward_signal(int sig)
-{
-	if (child_pid > 0)
-		(void)kill((pid_t)child_pid, sig);
-}
-
-/* Runs the runtime as a child with every catchable signal forwarded to it; returns its wait
- * status. */
-static int run_runtime_child(const struct runtime_args *a, const char *runtime, int argc,
-			     char **argv, int stdin_fd, int *ret_status)
-{
-	static const int forwarded[] = {SIGHUP,	 SIGINT,  SIGQUIT, SIGTERM,  SIGUSR1,
-					SIGUSR2, SIGPIPE, SIGALRM, SIGWINCH, SIGCONT};
-	struct sigaction sa = {.sa_handler = forward_signal};
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = SA_RESTART;
-	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
-		(void)sigaction(forwarded[i], &sa, NULL);
-
-	pid_t parent = getpid();
-	pid_t pid = fork();
-	if (pid < 0)
-		return fail(a, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		struct sigaction dfl = {.sa_handler = SIG_DFL};
-		sigemptyset(&dfl.sa_mask);
-		for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
-			(void)sigaction(forwarded[i], &dfl, NULL);
-		/* The runtime must not outlive us: nodehook is what the caller waits for. */
-		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		if (stdin_fd >= 0 && dup2(stdin_fd, STDIN_FILENO) < 0)
-			_exit(127);
-		execv(runtime, runtime_argv(runtime, argc, argv));
-		/* Reported like the exec'd path's failure: --log too, where containerd looks. */
-		(void)fail(a, "exec %s: %s", runtime, strerror(errno));
-		_exit(127);
-	}
-	child_pid = pid;
-	int status = 0;
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR)
-			return fail(a, "wait for %s: %s", runtime, strerror(errno));
-	}
-	child_pid = 0;
-	*ret_status = status;
-	return 0;
-}
-
-/* Mirrors the child's end: its exit code, or death by the same signal. */
-static int exit_like(int status)
-{
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	if (WIFSIGNALED(status)) {
-		int sig = WTERMSIG(status);
-		signal(sig, SIG_DFL);
-		sigset_t set;
-		sigemptyset(&set);
-		sigaddset(&set, sig);
-		sigprocmask(SIG_UNBLOCK, &set, NULL);
-		raise(sig);
-		return 128 + sig;
-	}
-	return 1;
-}
-
-/* The container's record, with the state store locked: 1, 0 when there is none, or the exit
- * code of a failure (already reported), negated. */
-static int open_record(const struct runtime_args *a, const struct node_config *config,
-		       struct state_store **ret_store, struct container_record *ret_rec)
-{
-	_cleanup_error_ struct nh_error *err = NULL;
-	_cleanup_free_ char *boot_id = NULL;
-	if (read_boot_id(&boot_id, &err) < 0)
-		return -fail(a, "%s", err->msg);
-	int r = lifecycle_open_record(config, boot_id, a->id, ret_store, ret_rec, &err);
-	return r < 0 ? -fail(a, "%s", err->msg) : r;
-}
-
-/* After the runtime's delete: undo what the poststop hook did not (it may have; then there is
- * no record and nothing to do). */
-static int undo_after_delete(const struct runtime_args *a, const struct node_config *config)
-{
-	_cleanup_state_store_ struct state_store *store = NULL;
-	struct container_record rec = {0};
-	int r = open_record(a, config, &store, &rec);
-	if (r <= 0)
-		return -r;
-	_cleanup_error_ struct nh_error *err = NULL;
-	r = lifecycle_undo(store, config, &rec, &err);
-	container_record_clear(&rec);
+	r = hooks_set_load((const char *const *)dirs, n_dirs, HOOKS_LOAD_STRICT, cache_dir, &set,
+			   err);
 	if (r < 0)
-		return fail(a, "undo after delete of %s: %s; 'nodehook gc' will retry", a->id,
-			    err->msg);
-	log_info("undone after delete");
-	return 0;
+		return r;
+	r = hooks_inject_file(oci, set, PRESTART_AS_CREATE_RUNTIME, config_path, err);
+	return r < 0 ? r : 0;
 }
 
 /* The new cpuset an update asks for: --cpuset-cpus, or linux.resources "cpu.cpus" in the
@@ -307,93 +137,116 @@ static int update_new_cpus(const struct runtime_args *a, int *ret_stdin_fd, stru
 	return r < 0 ? nh_error_wrap(err, "update: resources: cpu.cpus") : 1;
 }
 
-/* After a successful update: isolation follows the container's new CPUs. */
-static int follow_update(const struct runtime_args *a, const struct node_config *config,
-			 const struct cpuset *cpus)
+static struct log_sinks sinks_for(const struct runtime_args *a)
 {
-	_cleanup_state_store_ struct state_store *store = NULL;
-	struct container_record rec = {0};
-	int r = open_record(a, config, &store, &rec);
-	if (r <= 0)
-		return -r;
-	_cleanup_error_ struct nh_error *err = NULL;
-	r = lifecycle_update_cpus(store, config, &rec, cpus, &err);
-	container_record_clear(&rec);
-	if (r < 0)
-		return fail(a, "update of %s: %s", a->id, err->msg);
-	if (r > 0)
-		log_info("isolation follows the new CPUs");
-	return 0;
+	/* stdout and stderr belong to the caller and the container: info and warnings go to
+	 * syslog only; errors also to the --log file, and to stderr unless it is the container's
+	 * (create or run with a --log file). */
+	bool container_stdio = a->command == RUNTIME_CMD_CREATE || a->command == RUNTIME_CMD_RUN;
+	return (struct log_sinks){
+	    .syslog_ident = "nodehook-runtime",
+	    .stderr_format = container_stdio && a->log ? LOG_STDERR_OFF : LOG_STDERR_PLAIN,
+	    .stderr_max = LOG_LEVEL_ERROR,
+	    .max = LOG_LEVEL_INFO,
+	    .runtime_log = a->log,
+	    .runtime_log_json = a->log_format && strcmp(a->log_format, "json") == 0,
+	};
 }
 
-int cmd_runtime(int argc, char **argv)
+/* delete of a container that has a record: the runtime first, then (once the container is really
+ * gone: a refused delete keeps it, and its record) the undo its poststop hook did not do. The
+ * exit status is the runtime's. */
+static int delete_and_undo(struct node_context *node, const struct runtime_args *a, int argc,
+			   char **argv, struct nh_error **err)
+{
+	int status = 0;
+	int r = runtime_run_child(node->config->runtime, argc, argv, -1, &status, err);
+	if (r < 0)
+		return r;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		_cleanup_error_ struct nh_error *stop_err = NULL;
+		r = lifecycle_stop(node, a->id, &stop_err);
+		if (r < 0) /* reported, but the exit status stays the runtime's */
+			log_error("undo after delete of %s: %s", a->id, stop_err->msg);
+		else if (r > 0)
+			log_info("undone after delete");
+	}
+	log_close();
+	return runtime_exit_like(status);
+}
+
+/* update of a container that has a record: the runtime first; then, if it changed the cpuset,
+ * isolation follows the new CPUs. */
+static int update_and_follow(struct node_context *node, const struct runtime_args *a, int argc,
+			     char **argv, struct nh_error **err)
+{
+	_cleanup_cpuset_ struct cpuset cpus = {0};
+	_cleanup_close_ int stdin_fd = -1;
+	int moved = update_new_cpus(a, &stdin_fd, &cpus, err);
+	if (moved < 0)
+		return moved;
+	if (moved == 0 && stdin_fd < 0)
+		return runtime_exec(node->config->runtime, argc, argv, err);
+	int status = 0;
+	int r = runtime_run_child(node->config->runtime, argc, argv, stdin_fd, &status, err);
+	if (r < 0)
+		return r;
+	if (moved > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		r = lifecycle_update(node, a->id, &cpus, err);
+		if (r < 0)
+			return nh_error_wrap(err, "update of %s", a->id);
+		if (r > 0)
+			log_info("isolation follows the new CPUs");
+	}
+	log_close();
+	return runtime_exit_like(status);
+}
+
+int cmd_runtime(int argc, char **argv, struct nh_error **err)
 {
 	struct runtime_args a;
 	runtime_args_parse(argc, argv, &a);
-	/* Logs go to syslog only: stdout and stderr belong to the caller and the container. */
-	log_open("nodehook-runtime", true, false, LOG_LEVEL_INFO);
+	struct log_sinks sinks = sinks_for(&a);
+	log_open(&sinks);
 	log_set_context(a.id, a.command_name);
 
-	_cleanup_error_ struct nh_error *err = NULL;
-	_cleanup_node_config_ struct node_config *config = NULL;
-	if (node_config_load(&config, &err) < 0) {
+	_cleanup_node_context_ struct node_context *node = NULL;
+	_cleanup_error_ struct nh_error *config_err = NULL;
+	if (node_context_open(&node, &config_err) < 0) {
 		/* A broken node config must not keep containers from being stopped, deleted or
 		 * probed: only create and run need it, and refuse. The rest goes to the runtime
 		 * the config names, if that much can be read, else the default one; undo after
 		 * delete is left to `nodehook gc`. */
-		if (a.command == RUNTIME_CMD_CREATE || a.command == RUNTIME_CMD_RUN)
-			return fail(&a, "node config: %s", err->msg);
-		log_warning("node config: %s; passing '%s' through to the runtime without nodehook",
-			    err->msg, a.command_name ? a.command_name : "");
+		if (a.command == RUNTIME_CMD_CREATE || a.command == RUNTIME_CMD_RUN) {
+			*err = TAKE_PTR(config_err);
+			return -(*err)->errnum;
+		}
+		log_warning("%s; passing '%s' through to the runtime without nodehook",
+			    config_err->msg, a.command_name ? a.command_name : "");
 		_cleanup_free_ char *fallback = node_config_runtime_fallback();
-		return exec_runtime(&a, fallback, argc, argv);
+		return runtime_exec(fallback, argc, argv, err);
 	}
-	sysroot_set(config->sysroot);
-	const char *runtime = config->runtime;
+	const struct node_config *config = node->config;
 
 	switch (a.command) {
 	case RUNTIME_CMD_CREATE:
-	case RUNTIME_CMD_RUN:
-		if (prepare_create(&a, config) != 0)
-			return 1;
-		return exec_runtime(&a, runtime, argc, argv);
-	case RUNTIME_CMD_DELETE: {
-		if (!state_record_present(config->state_dir, a.id))
-			return exec_runtime(&a, runtime, argc, argv);
-		int status = 0;
-		if (run_runtime_child(&a, runtime, argc, argv, -1, &status) != 0)
-			return 1;
-		/* Undo only once the container is really gone: a refused delete (running, no
-		 * --force) keeps it, and its record. */
-		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-			(void)undo_after_delete(&a, config);
-		log_close();
-		return exit_like(status);
-	}
-	case RUNTIME_CMD_UPDATE: {
-		if (!state_record_present(config->state_dir, a.id))
-			return exec_runtime(&a, runtime, argc, argv);
-		_cleanup_cpuset_ struct cpuset cpus = {0};
-		_cleanup_close_ int stdin_fd = -1;
-		int r = update_new_cpus(&a, &stdin_fd, &cpus, &err);
+	case RUNTIME_CMD_RUN: {
+		int r = prepare_create(&a, config, err);
 		if (r < 0)
-			return fail(&a, "%s", err->msg);
-		if (r == 0 && stdin_fd < 0)
-			return exec_runtime(&a, runtime, argc, argv);
-		int status = 0;
-		if (run_runtime_child(&a, runtime, argc, argv, stdin_fd, &status) != 0)
-			return 1;
-		bool updated = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-		if (r > 0 && updated && follow_update(&a, config, &cpus) != 0) {
-			log_close();
-			return 1;
-		}
-		log_close();
-		return exit_like(status);
+			return r;
+		return runtime_exec(config->runtime, argc, argv, err);
 	}
+	case RUNTIME_CMD_DELETE:
+		if (!state_record_present(config->state_dir, a.id))
+			return runtime_exec(config->runtime, argc, argv, err);
+		return delete_and_undo(node, &a, argc, argv, err);
+	case RUNTIME_CMD_UPDATE:
+		if (!state_record_present(config->state_dir, a.id))
+			return runtime_exec(config->runtime, argc, argv, err);
+		return update_and_follow(node, &a, argc, argv, err);
 	case RUNTIME_CMD_OTHER:
 	case RUNTIME_CMD_NONE:
 	default:
-		return exec_runtime(&a, runtime, argc, argv);
+		return runtime_exec(config->runtime, argc, argv, err);
 	}
 }

@@ -331,7 +331,7 @@ exec_fails() {
 
 # --- an undo that fails after the runtime's delete ---------------------------------------------
 
-@test "runc: the undo after a successful delete fails: the message says 'nodehook gc' will retry, the exit status is runc's (0), the record stays, and gc restores the node once the cause is gone" {
+@test "runc: the undo after a successful delete fails: the message says the record stays for restore or gc, the exit status is runc's (0), the record stays, and gc restores the node once the cause is gone" {
 	# Only the createRuntime hook: the wrapper's undo after delete is the only one.
 	start_isolated undo nodehook-createruntime
 	local id=$ID L=$NH_T/log.json
@@ -342,7 +342,7 @@ exec_fails() {
 	mv "$STATE/cpuset-v1.json" "$NH_T/ledger.saved"
 	echo garbage >"$STATE/cpuset-v1.json"
 	nh_rt_cap delete "$W" --root "$ROOT" --log "$L" --log-format json delete "$id"
-	local msg="nodehook: undo after delete of $id: undo cpu-load-balancing: $STATE/cpuset-v1.json: invalid JSON at byte 0: unexpected character; 'nodehook gc' will retry"
+	local msg="nodehook: undo after delete of $id: undo cpu-load-balancing: $STATE/cpuset-v1.json: invalid JSON at byte 0: unexpected character; the record stays for 'nodehook restore' or 'nodehook gc'"
 	# runc deleted the container: the caller must not retry a delete that happened (containerd
 	# would only get "container does not exist"), so the status is runc's; gc owns the undo.
 	cap_is delete 0 "" "$msg" || return 1

@@ -313,23 +313,23 @@ static void test_policy(void **state)
 	struct action_policy p = {.enabled = true, .allowed_namespaces = globs};
 	struct container_info c = {.pod_namespace = (char *)"rt-low-latency"};
 	char *reason = NULL;
-	assert_int_equal(policy_allows(&p, &c, &reason), 1);
+	assert_int_equal(requests_policy_allows(&p, &c, &reason), 1);
 	c.pod_namespace = (char *)"default";
-	assert_int_equal(policy_allows(&p, &c, &reason), 1);
+	assert_int_equal(requests_policy_allows(&p, &c, &reason), 1);
 	c.pod_namespace = (char *)"kube-system";
-	assert_int_equal(policy_allows(&p, &c, &reason), 0);
+	assert_int_equal(requests_policy_allows(&p, &c, &reason), 0);
 	assert_string_equal(reason, "namespace 'kube-system' is not in allowed_namespaces");
 	free(reason);
 	c.pod_namespace = NULL;
-	assert_int_equal(policy_allows(&p, &c, &reason), 0);
+	assert_int_equal(requests_policy_allows(&p, &c, &reason), 0);
 	assert_string_equal(reason,
 			    "containers outside a Kubernetes pod are not in allowed_namespaces");
 	free(reason);
 	char *star[] = {(char *)"*", NULL};
 	p.allowed_namespaces = star;
-	assert_int_equal(policy_allows(&p, &c, &reason), 1);
+	assert_int_equal(requests_policy_allows(&p, &c, &reason), 1);
 	p.enabled = false;
-	assert_int_equal(policy_allows(&p, &c, &reason), 0);
+	assert_int_equal(requests_policy_allows(&p, &c, &reason), 0);
 	assert_string_equal(reason, "the action is disabled in the node config");
 	free(reason);
 }

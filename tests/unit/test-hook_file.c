@@ -13,6 +13,7 @@
 #include "cleanup.h"
 #include "hook_file.h"
 #include "json_util.h"
+#include "utf8.h"
 #include "xalloc.h"
 
 struct strbuf {
@@ -421,7 +422,7 @@ static void test_hook_copy_is_deep(void **state)
 }
 
 /* Messages quote names as Go's %q does, which keeps a message on one line. */
-static void test_go_quote(void **state)
+static void test_utf8_go_quote(void **state)
 {
 	static const struct {
 		const char *in, *out;
@@ -443,7 +444,7 @@ static void test_go_quote(void **state)
 	    {"\xe2\x84", "\"\\xe2\\x84\""},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
-		_cleanup_free_ char *q = go_quote(cases[i].in);
+		_cleanup_free_ char *q = utf8_go_quote(cases[i].in);
 		assert_string_equal(q, cases[i].out);
 	}
 }
@@ -459,7 +460,7 @@ int main(void)
 	tu_suite_add_test(&s, test_name_and_path);
 	tu_suite_add_test(&s, test_stage_names);
 	tu_suite_add_test(&s, test_hook_copy_is_deep);
-	tu_suite_add_test(&s, test_go_quote);
+	tu_suite_add_test(&s, test_utf8_go_quote);
 	tu_suite_add_fixture(&s, test_load_reads_and_parses, load_setup, load_teardown);
 	tu_suite_add_fixture(&s, test_load_symlinks_and_vanished_entries, load_setup,
 			     load_teardown);

@@ -14,7 +14,7 @@
 
 #include "test-util.h"
 
-#include "hooks_dir.h"
+#include "hooks_set.h"
 
 struct fixture {
 	char *root;	 /* everything below is inside */

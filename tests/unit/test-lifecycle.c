@@ -1,11 +1,11 @@
 /* lifecycle.c, the sequences `nodehook hook`, gc and the runtime wrapper share, on a FAKE node.
  *
- * A fake node (test-lb-util.h): a sysroot of plain files. The action is the real
+ * A fake node (test-lb_util.h): a sysroot of plain files. The action is the real
  * cpu-load-balancing with its sched-domain backend, because that backend's state is one flags
  * file per CPU: what a lifecycle path gave back, and for which CPU, reads off directly. The
  * fixture is a 4-CPU 4.18 kernel with one domain per CPU; the processes are /proc/<pid>/stat
  * files with the start times a test chooses. What the backends do on their own is in
- * test-lb-*.c; the real kernel is in tests/e2e and tests/vm.
+ * test-lb_*.c; the real kernel is in tests/e2e and tests/vm.
  *
  * The helpers take what they act on from struct fixture (the store, the node config, the action),
  * so that cases with another action behind lifecycle can share them with a fixture of their own. */
@@ -15,10 +15,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "action.h"
 #include "cleanup.h"
 #include "lifecycle.h"
+#include "node_context.h"
 #include "sysroot.h"
-#include "test-lb-util.h"
+#include "test-lb_util.h"
 #include "xalloc.h"
 
 #define SD "/proc/sys/kernel/sched_domain"
@@ -79,7 +81,7 @@ static void put_process(struct fixture *f, pid_t pid, char state, unsigned long 
 	lbt_put(&f->t, path, stat);
 }
 
-/* lifecycle_record_open() for a container starting under id with that pid and CPUs; *c holds
+/* lifecycle_record_begin() for a container starting under id with that pid and CPUs; *c holds
  * the container and the record it returned. */
 static void record_open_ok_at(struct fixture *f, struct lbt_ctr *c, const char *id,
 			      const char *cpus, pid_t pid, const char *file, int line)
@@ -87,7 +89,7 @@ static void record_open_ok_at(struct fixture *f, struct lbt_ctr *c, const char *
 	lbt_ctr_init(c, id, cpus, pid);
 	container_record_clear(&c->rec);
 	_cleanup_error_ struct nh_error *err = NULL;
-	tu_assert_ok(lifecycle_record_open(f->t.store, &f->config, &c->info, &c->rec, &err), &err,
+	tu_assert_ok(lifecycle_record_begin(f->t.store, &f->config, &c->info, &c->rec, &err), &err,
 		     file, line);
 }
 #define record_open_ok(f, c, id, cpus, pid)                                                        \
@@ -168,7 +170,7 @@ static void read_only_from(struct fixture *f, struct read_only_sysctl *k, int fr
 	lbt_on_write(read_only_write, k);
 }
 
-/* --- lifecycle_record_open ------------------------------------------------------------------- */
+/* --- lifecycle_record_begin ------------------------------------------------------------------- */
 
 /* The runtime that runs the hook is its parent (getppid() here too): containerd's runc, say. */
 static void put_parent_runtime(struct fixture *f, const char *exe, const char *cmdline, size_t len)
@@ -307,7 +309,7 @@ static void test_record_open_earlier_undo_fails(void **state)
 					     "cpu-load-balancing: write '4655' to %s" SD
 					     "/cpu1/domain0/flags: Read-only file system",
 					     f.t.root);
-	assert_error(lifecycle_record_open(f.t.store, &f.config, &c.info, &c.rec, &err), &err,
+	assert_error(lifecycle_record_begin(f.t.store, &f.config, &c.info, &c.rec, &err), &err,
 		     EROFS, msg);
 	assert_null(c.rec.id);
 	assert_balanced(&f, "b-bb");
@@ -489,8 +491,433 @@ static void test_container_gone(void **state)
 	teardown(&f);
 }
 
-int main(void)
+/* --- lifecycle itself, behind a fake action table -------------------------------------------- */
+
+/* The test binary links with -Wl,--wrap=action_lookup: with use_fakes set, lifecycle.c finds
+ * these fake actions instead of the real ones. A fake action keeps the contract of action.h: it
+ * saves the record, passes a crash point, then changes its "setting" (the node file
+ * /fake/<action>, "original" or "changed"), and passes another. Its undo puts "original" back.
+ * Every call is logged, so order shows; every undo checks that the record is still on disk. */
+
+#define FAKE_ORIGINAL "original\n"
+#define FAKE_CHANGED "changed\n"
+
+static bool use_fakes;
+static struct fake_state {
+	struct lbt *t;
+	int fail_apply[NH_ACTION__MAX]; /* an errno: apply fails with it, after its change */
+	int fail_undo[NH_ACTION__MAX];	/* an errno: undo fails with it, before its change */
+	char log[1024];
+	bool record_missing_in_undo;
+} fake;
+
+const struct action_ops *__real_action_lookup(enum nh_action a);
+const struct action_ops *__wrap_action_lookup(enum nh_action a);
+
+static void fake_log(const char *verb, enum nh_action a)
 {
+	size_t n = strlen(fake.log);
+	snprintf(fake.log + n, sizeof(fake.log) - n, "%s %s\n", verb, nh_action_to_string(a));
+}
+
+static char *fake_path(enum nh_action a)
+{
+	return xasprintf("/fake/%s", nh_action_to_string(a));
+}
+
+static int fake_apply(struct action_context *ctx, struct nh_error **err)
+{
+	enum nh_action a = ctx->action;
+	fake_log("apply", a);
+	struct action_record *ar = &ctx->record->actions[a];
+	free(ar->backend);
+	free(ar->cpus);
+	*ar = (struct action_record){.present = true,
+				     .backend = xstrdup("fake"),
+				     .cpus = cpuset_format_list(&ctx->container->cpus)};
+	int r = action_record_save(ctx, err);
+	if (r < 0)
+		return r;
+	action_crash_point();
+	_cleanup_free_ char *path = fake_path(a);
+	lbt_put(fake.t, path, FAKE_CHANGED);
+	action_crash_point();
+	if (fake.fail_apply[a])
+		return nh_error_set(err, fake.fail_apply[a], "fake %s: apply failed",
+				    nh_action_to_string(a));
+	return 0;
+}
+
+static int fake_undo(struct action_context *ctx, struct nh_error **err)
+{
+	enum nh_action a = ctx->action;
+	fake_log("undo", a);
+	if (!lbt_has_record(fake.t, ctx->record->id))
+		fake.record_missing_in_undo = true;
+	if (fake.fail_undo[a])
+		return nh_error_set(err, fake.fail_undo[a], "fake %s: undo failed",
+				    nh_action_to_string(a));
+	_cleanup_free_ char *path = fake_path(a);
+	lbt_put(fake.t, path, FAKE_ORIGINAL);
+	action_crash_point();
+	return 0;
+}
+
+static int fake_parse_value(const char *value, const char **ret_note, struct nh_error **err)
+{
+	if (strcmp(value, "true") == 0)
+		return 1;
+	if (strcmp(value, "false") == 0)
+		return 0;
+	return nh_error_set(err, EINVAL, "expected true or false");
+}
+
+static int fake_check(const struct container_info *c, struct nh_error **err)
+{
+	return 0;
+}
+
+static const struct action_ops fake_ops = {
+    .parse_value = fake_parse_value,
+    .check = fake_check,
+    .apply = fake_apply,
+    .undo = fake_undo,
+};
+
+const struct action_ops *__wrap_action_lookup(enum nh_action a)
+{
+	return use_fakes ? &fake_ops : __real_action_lookup(a);
+}
+
+/* A fake node: the setting of every action at its original value. */
+static void fake_put_tree(struct lbt *t)
+{
+	for (int a = 0; a < NH_ACTION__MAX; a++) {
+		_cleanup_free_ char *path = fake_path((enum nh_action)a);
+		lbt_put(t, path, FAKE_ORIGINAL);
+	}
+}
+
+static void fake_setup(struct fixture *f)
+{
+	lbt_init(&f->t, "0-3");
+	fake_put_tree(&f->t);
+	f->config = lbt_config("fake");
+	f->action = NH_ACTION_CPU_LOAD_BALANCING;
+	fake = (struct fake_state){.t = &f->t};
+	use_fakes = true;
+}
+
+static void fake_teardown(struct fixture *f)
+{
+	use_fakes = false;
+	teardown(f);
+}
+
+/* Applies every action, in order, for container id. */
+static void fake_start_all(struct fixture *f, struct lbt_ctr *c, const char *id, const char *cpus)
+{
+	record_open_ok(f, c, id, cpus, 0);
+	for (int a = 0; a < NH_ACTION__MAX; a++) {
+		_cleanup_error_ struct nh_error *err = NULL;
+		assert_int_equal(lifecycle_apply(f->t.store, &f->config, &c->info, &c->rec,
+						 (enum nh_action)a, &err),
+				 1);
+		assert_null(err);
+	}
+}
+
+/* "apply A\napply B\n..." (reverse: "undo B\nundo A\n") for every action. */
+static char *fake_log_of(const char *verb, bool reverse)
+{
+	char *s = xstrdup("");
+	for (int i = 0; i < NH_ACTION__MAX; i++) {
+		int a = reverse ? NH_ACTION__MAX - 1 - i : i;
+		char *next =
+		    xasprintf("%s%s %s\n", s, verb, nh_action_to_string((enum nh_action)a));
+		free(s);
+		s = next;
+	}
+	return s;
+}
+
+/* Container a's apply fails with EIO after its change, its rollback with undo_errno (0: works).
+ * The error is always the apply's. */
+static void apply_fails(struct fixture *f, struct lbt_ctr *c, int undo_errno)
+{
+	fake.fail_apply[f->action] = EIO;
+	fake.fail_undo[f->action] = undo_errno;
+	record_open_ok(f, c, "a", "1", 0);
+	_cleanup_error_ struct nh_error *err = NULL;
+	_cleanup_free_ char *msg =
+	    xasprintf("fake %s: apply failed", nh_action_to_string(f->action));
+	assert_error(lifecycle_apply(f->t.store, &f->config, &c->info, &c->rec, f->action, &err),
+		     &err, EIO, msg);
+}
+
+static void test_fake_apply_failure_rolled_back(void **state)
+{
+	(void)state;
+	struct fixture f;
+	fake_setup(&f);
+	_cleanup_free_ char *before = lbt_snapshot(&f.t);
+	struct lbt_ctr c;
+	apply_fails(&f, &c, 0);
+	/* Rolled back by the action's own undo; the record, empty, is removed. */
+	_cleanup_free_ char *log = xasprintf("apply %s\nundo %s\n", nh_action_to_string(f.action),
+					     nh_action_to_string(f.action));
+	assert_string_equal(fake.log, log);
+	assert_snapshot(before, &f.t);
+	assert_false(c.rec.actions[f.action].present);
+	assert_false(lbt_has_record(&f.t, "a"));
+	lbt_ctr_clear(&c);
+	fake_teardown(&f);
+}
+
+static void test_fake_rollback_fails_record_stays(void **state)
+{
+	(void)state;
+	struct fixture f;
+	fake_setup(&f);
+	_cleanup_free_ char *before = lbt_snapshot(&f.t);
+	struct lbt_ctr c;
+	apply_fails(&f, &c, EROFS);
+	struct container_record rec = {0};
+	const struct action_record *ar = stored_action(&f, "a", &rec);
+	assert_true(ar->present);
+	assert_false(ar->applied);
+	assert_string_equal(ar->backend, "fake");
+	container_record_clear(&rec);
+	lbt_ctr_clear(&c);
+
+	/* gc, once undo works again: the node is back, the record gone. */
+	fake.fail_undo[f.action] = 0;
+	undo_stored_ok(&f, "a");
+	assert_snapshot(before, &f.t);
+	fake_teardown(&f);
+}
+
+static void test_fake_undo_reverse_order_record_last(void **state)
+{
+	(void)state;
+	struct fixture f;
+	fake_setup(&f);
+	_cleanup_free_ char *before = lbt_snapshot(&f.t);
+	struct lbt_ctr c;
+	fake_start_all(&f, &c, "a", "1");
+	_cleanup_free_ char *applied = fake_log_of("apply", false);
+	assert_string_equal(fake.log, applied);
+	lbt_ctr_clear(&c);
+
+	fake.log[0] = '\0';
+	undo_stored_ok(&f, "a");
+	_cleanup_free_ char *undone = fake_log_of("undo", true);
+	assert_string_equal(fake.log, undone);
+	/* The record is removed only once it is empty: every undo found it on disk. */
+	assert_false(fake.record_missing_in_undo);
+	assert_false(lbt_has_record(&f.t, "a"));
+	assert_snapshot(before, &f.t);
+	fake_teardown(&f);
+}
+
+static void test_fake_undo_failure_keeps_record(void **state)
+{
+	(void)state;
+	struct fixture f;
+	fake_setup(&f);
+	_cleanup_free_ char *before = lbt_snapshot(&f.t);
+	struct lbt_ctr c;
+	fake_start_all(&f, &c, "a", "1");
+	lbt_ctr_clear(&c);
+
+	/* The first action is the last undone: every other one is undone and forgotten, it
+	 * stays in the record. */
+	fake.fail_undo[0] = EROFS;
+	_cleanup_error_ struct nh_error *err = NULL;
+	struct container_record rec = {0};
+	assert_int_equal(state_record_read(f.t.store, "a", &rec, &err), 1);
+	_cleanup_free_ char *msg = xasprintf("undo %s: fake %s: undo failed",
+					     nh_action_to_string(0), nh_action_to_string(0));
+	assert_error(lifecycle_undo(f.t.store, &f.config, &rec, &err), &err, EROFS, msg);
+	container_record_clear(&rec);
+	const struct action_record *ar = stored_action(&f, "a", &rec);
+	assert_true(ar->present);
+	for (int a = 1; a < NH_ACTION__MAX; a++)
+		assert_false(rec.actions[a].present);
+	container_record_clear(&rec);
+
+	fake.fail_undo[0] = 0;
+	undo_stored_ok(&f, "a");
+	assert_snapshot(before, &f.t);
+	fake_teardown(&f);
+}
+
+static void test_fake_update_is_undo_then_apply(void **state)
+{
+	(void)state;
+	struct fixture f;
+	fake_setup(&f);
+	struct lbt_ctr c;
+	record_open_ok(&f, &c, "a", "1", 0);
+	_cleanup_error_ struct nh_error *err = NULL;
+	assert_int_equal(lifecycle_apply(f.t.store, &f.config, &c.info, &c.rec, f.action, &err), 1);
+
+	/* A backend other than cgroup v1: undone for the old CPUs, applied for the new. */
+	fake.log[0] = '\0';
+	assert_int_equal(update_cpus(&f, &c.rec, "2-3"), 1);
+	_cleanup_free_ char *log = xasprintf("undo %s\napply %s\n", nh_action_to_string(f.action),
+					     nh_action_to_string(f.action));
+	assert_string_equal(fake.log, log);
+	struct container_record rec = {0};
+	const struct action_record *ar = stored_action(&f, "a", &rec);
+	assert_string_equal(ar->cpus, "2-3");
+	assert_true(ar->applied);
+	container_record_clear(&rec);
+
+	/* The same CPUs: nothing to do. */
+	fake.log[0] = '\0';
+	assert_int_equal(update_cpus(&f, &c.rec, "2-3"), 0);
+	assert_string_equal(fake.log, "");
+	lbt_ctr_clear(&c);
+	undo_stored_ok(&f, "a");
+	fake_teardown(&f);
+}
+
+/* lifecycle_start, the hook's createRuntime in one call: what happened comes back as events,
+ * nothing is logged. The node config names a sysroot of its own; the fixture's, set as
+ * `nodehook --sysroot` sets it, wins. */
+static void start_events_ok(struct fixture *f, const struct oci_state *st,
+			    enum lifecycle_event_kind want0, int want1)
+{
+	state_store_unlock(f->t.store);
+	_cleanup_node_context_ struct node_context *node = NULL;
+	_cleanup_error_ struct nh_error *err = NULL;
+	assert_ok(node_context_open(&node, &err), &err);
+	assert_string_equal(sysroot_get(), f->t.root);
+	_cleanup_(lifecycle_events_clear) struct lifecycle_events ev = {0};
+	assert_ok(lifecycle_start(node, st, &ev, &err), &err);
+	assert_int_equal(ev.n, want1 < 0 ? 1 : 2);
+	assert_int_equal(ev.v[0].kind, want0);
+	if (want1 >= 0)
+		assert_int_equal(ev.v[1].kind, (enum lifecycle_event_kind)want1);
+	node = node_context_free(TAKE_PTR(node));
+	assert_ok(state_store_lock(f->t.store, true, &err), &err);
+}
+
+static void test_fake_start_events(void **state)
+{
+	(void)state;
+	struct fixture f;
+	fake_setup(&f);
+	_cleanup_free_ char *before = lbt_snapshot(&f.t);
+	_cleanup_free_ char *dir = xasprintf("%s/etc", f.t.root);
+	_cleanup_free_ char *config = xasprintf(
+	    "{\"state_dir\": \"%s" LBT_STATE "\", \"sysroot\": \"/nonexistent\", \"actions\": "
+	    "{\"%s\": {\"allowed_namespaces\": [\"*\"], \"on_error\": \"log\"}}}",
+	    f.t.root, nh_action_to_string(f.action));
+	lbt_put(&f.t, "/etc/node.json", config);
+	_cleanup_free_ char *config_path = xasprintf("%s/node.json", dir);
+	setenv(NODE_CONFIG_ENV, config_path, 1);
+	_cleanup_free_ char *bundle = xasprintf("%s/bundle", f.t.root);
+	_cleanup_free_ char *spec = xasprintf(
+	    "{\"ociVersion\": \"1.0.2\", \"annotations\": {\"%s.nodehook.io\": \"true\"}}",
+	    nh_action_to_string(f.action));
+	lbt_put(&f.t, "/bundle/config.json", spec);
+	struct oci_state st = {.id = (char *)"a", .bundle = bundle};
+
+	/* Apply fails, and so does its rollback; on_error is "log": the start goes on. */
+	fake.fail_apply[f.action] = EIO;
+	fake.fail_undo[f.action] = EROFS;
+	start_events_ok(&f, &st, LIFECYCLE_ROLLBACK_FAILED, LIFECYCLE_REFUSED);
+	/* The hook again, everything working: applied; then once more: already applied. */
+	fake.fail_apply[f.action] = fake.fail_undo[f.action] = 0;
+	start_events_ok(&f, &st, LIFECYCLE_APPLIED, -1);
+	start_events_ok(&f, &st, LIFECYCLE_ALREADY_APPLIED, -1);
+
+	/* poststop: lifecycle_stop undoes it, then there is nothing left to undo. */
+	state_store_unlock(f.t.store);
+	_cleanup_node_context_ struct node_context *node = NULL;
+	_cleanup_error_ struct nh_error *err = NULL;
+	assert_ok(node_context_open(&node, &err), &err);
+	assert_int_equal(lifecycle_stop(node, "a", &err), 1);
+	assert_int_equal(lifecycle_stop(node, "a", &err), 0);
+	assert_null(err);
+	node = node_context_free(TAKE_PTR(node));
+	assert_ok(state_store_lock(f.t.store, true, &err), &err);
+	unsetenv(NODE_CONFIG_ENV);
+	tu_rm_rf(dir);
+	tu_rm_rf(bundle);
+	assert_snapshot(before, &f.t);
+	fake_teardown(&f);
+}
+
+/* Crash points: the scenarios run in a child (lbt_crash_each_point) that SIGKILLs itself at the
+ * nth crash point; gc's undo from what is on disk must then give the node back. */
+static int scenario_fake_apply(struct lbt *t)
+{
+	use_fakes = true;
+	fake = (struct fake_state){.t = t};
+	struct fixture f = {.t = *t, .config = lbt_config("fake")};
+	struct lbt_ctr c;
+	lbt_ctr_init(&c, "a", "1", 0);
+	container_record_clear(&c.rec);
+	_cleanup_error_ struct nh_error *err = NULL;
+	int r = lifecycle_record_begin(t->store, &f.config, &c.info, &c.rec, &err);
+	for (int a = 0; a < NH_ACTION__MAX && r >= 0; a++)
+		r = lifecycle_apply(t->store, &f.config, &c.info, &c.rec, (enum nh_action)a, &err);
+	if (r < 0)
+		fprintf(stderr, "apply: %s\n", err->msg);
+	lbt_ctr_clear(&c);
+	return r < 0;
+}
+
+static int scenario_fake_undo(struct lbt *t)
+{
+	use_fakes = true;
+	fake = (struct fake_state){.t = t};
+	return lbt_child_undo(t, "a") < 0;
+}
+
+static const struct lbt_scenario scenarios[] = {
+    {"fake-apply", scenario_fake_apply},
+    {"fake-undo", scenario_fake_undo},
+    {NULL, NULL},
+};
+
+static char *fake_build(struct lbt *t)
+{
+	fake_put_tree(t);
+	return lbt_snapshot(t);
+}
+
+static char *fake_build_applied(struct lbt *t)
+{
+	char *before = fake_build(t);
+	assert_int_equal(scenario_fake_apply(t), 0);
+	return before;
+}
+
+static void fake_recover(struct lbt *t)
+{
+	use_fakes = true;
+	fake = (struct fake_state){.t = t};
+	lbt_undo_ok(t, "a");
+	assert_false(lbt_has_record(t, "a"));
+}
+
+static void test_fake_crash_points(void **state)
+{
+	(void)state;
+	const struct lbt_crash_case apply = {fake_build, "fake-apply", fake_recover};
+	assert_true(lbt_crash_each_point(&apply, "0-3") >= 2 * NH_ACTION__MAX);
+	const struct lbt_crash_case undo = {fake_build_applied, "fake-undo", fake_recover};
+	assert_true(lbt_crash_each_point(&undo, "0-3") >= NH_ACTION__MAX);
+	use_fakes = false;
+}
+
+int main(int argc, char **argv)
+{
+	lbt_crash_child_main(argc, argv, scenarios);
 	struct tu_suite s = {0};
 	tu_suite_add_test(&s, test_record_open_new);
 	tu_suite_add_test(&s, test_record_open_same_process);
@@ -501,5 +928,12 @@ int main(void)
 	tu_suite_add_test(&s, test_apply_rollback_fails_record_stays);
 	tu_suite_add_test(&s, test_update_cpus_undo_then_apply);
 	tu_suite_add_test(&s, test_container_gone);
+	tu_suite_add_test(&s, test_fake_apply_failure_rolled_back);
+	tu_suite_add_test(&s, test_fake_rollback_fails_record_stays);
+	tu_suite_add_test(&s, test_fake_undo_reverse_order_record_last);
+	tu_suite_add_test(&s, test_fake_undo_failure_keeps_record);
+	tu_suite_add_test(&s, test_fake_update_is_undo_then_apply);
+	tu_suite_add_test(&s, test_fake_start_events);
+	tu_suite_add_test(&s, test_fake_crash_points);
 	return tu_suite_run(&s, "lifecycle");
 }

@@ -7,6 +7,7 @@
 #include "test-util.h"
 
 #include "cleanup.h"
+#include "hooks_inject.h"
 #include "hooks_match.h"
 #include "json_util.h"
 #include "oci_config.h"
@@ -80,7 +81,7 @@ static char *run_record(const struct tu_record *rec, const char **ret_want)
 	if (set->n > 0) {
 		struct hooks_result res = {0};
 		assert_ok(hooks_match(set, &c->facts, prestart, &res, &err), &err);
-		int r = oci_config_inject(c, &res, &err);
+		int r = hooks_inject(c, &res, &err);
 		hooks_result_clear(&res);
 		assert_ok(r, &err);
 	}
@@ -217,7 +218,7 @@ static void test_inject_without_match_changes_nothing(void **state)
 	_cleanup_oci_config_ struct oci_config *c = parse_ok("{\"a\": 1}");
 	struct hooks_result none = {0};
 	struct nh_error *err = NULL;
-	assert_ok(oci_config_inject(c, &none, &err), &err);
+	assert_ok(hooks_inject(c, &none, &err), &err);
 	size_t len = 0;
 	assert_string_equal(oci_config_to_string(c, &len), "{\"a\":1}");
 }

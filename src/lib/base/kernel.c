@@ -1,0 +1,217 @@
+#include "kernel.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "fileio.h"
+#include "sysroot.h"
+#include "xalloc.h"
+
+#define KERNEL_FILE_MAX (1u << 20)
+
+int kernel_read_fd(int fd, const char *what, char **ret, struct nh_error **err)
+{
+	size_t cap = 256, len = 0;
+	_cleanup_free_ char *buf = xmalloc(cap);
+	for (;;) {
+		if (len + 1 >= cap) {
+			if (cap >= KERNEL_FILE_MAX)
+				return nh_error_set(err, EFBIG, "%s: larger than %u bytes", what,
+						    KERNEL_FILE_MAX);
+			cap *= 2;
+			buf = xrealloc(buf, cap);
+		}
+		size_t want = cap - 1 - len;
+		ssize_t n = read(fd, buf + len, want);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == ENODEV || errno == ENOENT)
+				return -ENOENT;
+			return nh_error_set_errno(err, errno, "%s", what);
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		/* A short read of less than a page is the whole file: kernfs and sysctl hand out
+		 * up to a page per read, a regular file all that is left. This saves the read that
+		 * would return 0, on every one of hundreds of files of a cpuset walk. */
+		if ((size_t)n < want && len < 4096)
+			break;
+	}
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
+		len--;
+	buf[len] = '\0';
+	*ret = TAKE_PTR(buf);
+	return 0;
+}
+
+int kernel_read_file(const char *node_path, char **ret, struct nh_error **err)
+{
+	_cleanup_free_ char *path = sysroot_path(node_path);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return -ENOENT;
+		return nh_error_set_errno(err, errno, "%s", path);
+	}
+	return kernel_read_fd(fd, path, ret, err);
+}
+
+int kernel_write_file(const char *node_path, const char *value, struct nh_error **err)
+{
+	_cleanup_free_ char *path = sysroot_path(node_path);
+	/* O_TRUNC: harmless on cgroupfs and sysctl, and needed on the fake trees of the unit
+	 * tests. */
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return -ENOENT;
+		return nh_error_set_errno(err, errno, "%s", path);
+	}
+	/* One write per value, newline-terminated as echo(1) writes it: every cgroup and sysctl
+	 * write handler strips it, a file then reads back as the kernel prints it (which keeps the
+	 * fake trees of the unit tests byte-exact), and an empty value is "\n", as CRI-O writes to
+	 * clear cpuset.cpus.exclusive. No partial writes to retry. */
+	_cleanup_free_ char *line = xasprintf("%s\n", value);
+	size_t len = strlen(line);
+	ssize_t n = write(fd, line, len);
+	if (n < 0) {
+		if (errno == ENODEV || errno == ENOENT) /* gone since open, as in a read */
+			return -ENOENT;
+		return nh_error_set_errno(err, errno, "write '%s' to %s", value, path);
+	}
+	if ((size_t)n != len)
+		return nh_error_set(err, EIO, "write '%s' to %s: short write", value, path);
+	return 0;
+}
+
+/* Reads a file of known small size through the sysroot, whole; *ret_path names it. */
+static int read_node_file(const char *node_path, size_t max, char **ret, size_t *ret_len,
+			  char **ret_path, struct nh_error **err)
+{
+	_cleanup_free_ char *path = sysroot_path(node_path);
+	int r = read_file_at(AT_FDCWD, path, max, ret, ret_len, err);
+	if (r < 0)
+		return r;
+	*ret_path = TAKE_PTR(path);
+	return 0;
+}
+
+int kernel_boot_id(char **ret, struct nh_error **err)
+{
+	_cleanup_free_ char *path = NULL, *buf = NULL;
+	size_t len = 0;
+	int r = read_node_file("/proc/sys/kernel/random/boot_id", 128, &buf, &len, &path, err);
+	if (r < 0)
+		return r;
+	while (len > 0 && isspace((unsigned char)buf[len - 1]))
+		buf[--len] = '\0';
+	if (len == 0)
+		return nh_error_set(err, EBADMSG, "%s: empty", path);
+	*ret = TAKE_PTR(buf);
+	return 0;
+}
+
+int kernel_version(unsigned *ret_major, unsigned *ret_minor, struct nh_error **err)
+{
+	_cleanup_free_ char *path = NULL, *text = NULL;
+	size_t len = 0;
+	int r = read_node_file("/proc/sys/kernel/osrelease", 256, &text, &len, &path, err);
+	if (r < 0)
+		return r;
+	unsigned major = 0, minor = 0;
+	if (sscanf(text, "%u.%u", &major, &minor) != 2)
+		return nh_error_set(err, EBADMSG, "%s: not a kernel release: '%.64s'", path, text);
+	*ret_major = major;
+	*ret_minor = minor;
+	return 0;
+}
+
+int kernel_cpus_online(struct cpuset *ret, struct nh_error **err)
+{
+	_cleanup_free_ char *path = NULL, *buf = NULL;
+	size_t len = 0;
+	int r = read_node_file("/sys/devices/system/cpu/online", 4096, &buf, &len, &path, err);
+	if (r < 0)
+		return r;
+	r = cpuset_parse_list(buf, ret, err);
+	if (r < 0)
+		return nh_error_wrap(err, "%s", path);
+	return 0;
+}
+
+int kernel_process_start_time(pid_t pid, uint64_t *ret, struct nh_error **err)
+{
+	if (pid <= 0)
+		return 0;
+	char rel[64];
+	snprintf(rel, sizeof(rel), "/proc/%d/stat", (int)pid);
+	_cleanup_free_ char *path = sysroot_path(rel);
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0;
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT || errno == ESRCH)
+			return 0;
+		return nh_error_set_errno(err, errno, "%s", path);
+	}
+	int r = read_full_fd(fd, 4096, &buf, &len, err);
+	if (r < 0) {
+		if ((*err)->errnum == ESRCH) {
+			*err = nh_error_free(*err);
+			return 0;
+		}
+		return nh_error_wrap(err, "%s", path);
+	}
+	/* comm may hold spaces and parentheses: fields start after the last ')'. */
+	char *p = strrchr(buf, ')');
+	if (!p || p[1] != ' ')
+		return nh_error_set(err, EBADMSG, "%s: unexpected format", path);
+	p += 2;
+	char state = *p;
+	if (state == 'Z' || state == 'X')
+		return 0;
+	/* p is at field 3 (state); starttime is field 22. */
+	for (int field = 3; field < 22; field++) {
+		p = strchr(p, ' ');
+		if (!p)
+			return nh_error_set(err, EBADMSG, "%s: too few fields", path);
+		p++;
+	}
+	char *end = NULL;
+	errno = 0;
+	unsigned long long v = strtoull(p, &end, 10);
+	if (errno || end == p || (*end != ' ' && *end != '\n' && *end != '\0'))
+		return nh_error_set(err, EBADMSG, "%s: bad starttime", path);
+	*ret = v;
+	return 1;
+}
+
+int kernel_process_exe(pid_t pid, char **ret)
+{
+	char rel[64];
+	snprintf(rel, sizeof(rel), "/proc/%d/exe", (int)pid);
+	_cleanup_free_ char *link = sysroot_path(rel);
+	char exe[4096];
+	ssize_t n = readlink(link, exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return 0;
+	exe[n] = '\0';
+	*ret = xstrdup(exe);
+	return 1;
+}
+
+int kernel_process_cmdline(pid_t pid, char **ret, size_t *ret_len, struct nh_error **err)
+{
+	char rel[64];
+	snprintf(rel, sizeof(rel), "/proc/%d/cmdline", (int)pid);
+	_cleanup_free_ char *path = NULL;
+	return read_node_file(rel, 1u << 20, ret, ret_len, &path, err);
+}

@@ -1,0 +1,54 @@
+/* Kernel facts: every file nodehook reads or writes under /proc and /sys, except the cgroup
+ * file systems (tuning/cgroup.c), goes through this module, and through the sysroot.
+ *
+ * Node paths ("/proc/sys/kernel/osrelease") are absolute paths on the node; the functions here
+ * open them under the sysroot (sysroot.h), so the unit tests point them at fake trees.
+ *
+ * Ownership rule: strings and buffers returned belong to the caller. */
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cpuset.h"
+#include "error.h"
+
+/* The sched-domain sysctl tree of kernels built with CONFIG_SCHED_DEBUG (before 5.13 under
+ * /proc/sys): cpuN/domainM/flags. */
+#define KERNEL_SCHED_DOMAIN_DIR "/proc/sys/kernel/sched_domain"
+
+/* Reads a small kernel file (a sysctl, a sysfs or cgroupfs attribute) from an open fd: size
+ * unknown (st_size is 0), read to EOF, trailing newline and spaces removed. `what` names the file
+ * in messages. ENODEV (a cgroup removed between open and read) and ENOENT (a sysctl unregistered)
+ * come back as -ENOENT without an error. */
+int kernel_read_fd(int fd, const char *what, char **ret, struct nh_error **err);
+
+/* kernel_read_fd() of <sysroot><node_path>, opened without following a final symlink. A missing
+ * file is -ENOENT without an error. */
+int kernel_read_file(const char *node_path, char **ret, struct nh_error **err);
+
+/* Writes value and a newline in one write(), as echo(1) does, to <sysroot><node_path>. A missing
+ * file (or one gone since open) is -ENOENT without an error. */
+int kernel_write_file(const char *node_path, const char *value, struct nh_error **err)
+    __attribute__((warn_unused_result));
+
+/* The boot id (/proc/sys/kernel/random/boot_id). */
+int kernel_boot_id(char **ret, struct nh_error **err);
+
+/* Major and minor of the running kernel (/proc/sys/kernel/osrelease). */
+int kernel_version(unsigned *ret_major, unsigned *ret_minor, struct nh_error **err);
+
+/* Online CPUs (/sys/devices/system/cpu/online). */
+int kernel_cpus_online(struct cpuset *ret, struct nh_error **err);
+
+/* Field 22 (starttime) of /proc/<pid>/stat. Returns 1 and the value; 0 if the process does not
+ * exist or is a zombie (it has exited: as good as gone). */
+int kernel_process_start_time(pid_t pid, uint64_t *ret, struct nh_error **err);
+
+/* The executable of a process (/proc/<pid>/exe). Returns 1 and the path, 0 when it cannot be
+ * read (the process is gone, or not ours to see). */
+int kernel_process_exe(pid_t pid, char **ret);
+
+/* The command line of a process (/proc/<pid>/cmdline): NUL-separated arguments, *ret_len bytes.
+ * At most 1 MiB. */
+int kernel_process_cmdline(pid_t pid, char **ret, size_t *ret_len, struct nh_error **err);

@@ -1,0 +1,32 @@
+/* What the backends' ledgers share: reading and writing the document, and small JSON helpers.
+ * Each backend keeps its own view of its document (struct ledger in its file).
+ *
+ * Ownership rule: lb_ledger_read() returns a document the caller puts; lb_json_child() lends (the
+ * child belongs to doc); lb_json_keys() returns a vector the caller frees with strv_free(). */
+#pragma once
+
+#include <json-c/json.h>
+
+#include "cpuset.h"
+#include "error.h"
+#include "state_store.h"
+
+/* Reads the backend ledger `name` (state_doc_read): 1 and the document; 0 when there is none,
+ * with *ret a new empty object if create, else NULL. */
+int lb_ledger_read(struct state_store *store, const char *name, bool create, json_object **ret,
+		   struct nh_error **err);
+
+/* Writes it back, atomically and stamped with the boot id (state_doc_write). */
+int lb_ledger_write(struct state_store *store, const char *name, json_object *doc,
+		    struct nh_error **err) __attribute__((warn_unused_result));
+
+/* doc[key] if it has the type (object or array), else a new empty one put there. */
+json_object *lb_json_child(json_object *doc, const char *key, json_type type);
+
+/* The keys of an object, in its order; NULL-terminated. o may be NULL (no keys). */
+char **lb_json_keys(json_object *o);
+
+/* The union of the CPU lists in an object of container id -> CPU list (a ledger's "isolated"
+ * member). ledger names the ledger in messages. */
+int lb_isolated_union(json_object *isolated, const char *ledger, struct cpuset *ret,
+		      struct nh_error **err);
