@@ -3,7 +3,7 @@
 # of hooks.d. For each set of hooks directories and each container, the hooks Podman writes into
 # the container's config.json at `podman init` must equal what `nodehook hooks match` computes
 # for that same config.json (with its hooks removed), given:
-#   --prestart-as prestart    common < 0.58 keeps prestart as prestart (oci-hooks.md)
+#   --prestart-as prestart    containers/common < 0.58 keeps prestart as prestart (README, hooks)
 #   --bind-mounts / --no-bind-mounts
 #                             Podman's hasBindMounts is "the user gave --volume", not what is in
 #                             config.json (which always holds /etc/hosts and friends)
