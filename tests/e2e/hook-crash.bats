@@ -4,7 +4,7 @@
 #
 # NODEHOOK_TEST_CRASH_AT=N (in the createRuntime hook's env, from its hooks.d file) SIGKILLs the
 # hook at its Nth crash point: between each write-ahead record or ledger write and the change it
-# records (src/lib/actions/action.h). For N = 1, 2, ... until a run gets through without
+# records (src/lib/tuning/actions/action.h). For N = 1, 2, ... until a run gets through without
 # crashing, a runc container pinned to CPU 1 and annotated is created; runc create fails, runc
 # destroys the container (and runs the poststop hook, if installed); then `nodehook gc` runs and
 # the node must be exactly as before: every cpuset's sched_load_balance and cpus, no
