@@ -238,7 +238,7 @@ assert_node_unchanged() {
 	nh_assert_status 0
 	jq -e --arg id "$id" '.containers | length == 1 and .[0].id == $id
 		and .[0].pod_namespace == null and .[0].actions == [{action: "cpu-load-balancing",
-		backend: "cgroup-v1", cpus: "1", state: "applied"}]' <<<"$output" >/dev/null ||
+		value: "disable", backend: "cgroup-v1", cpus: "1", state: "applied", details: {}}]' <<<"$output" >/dev/null ||
 		nh_fail "nodehook status --json:" "$output"
 	jq -e --arg id "$id" '.cpus == [{cpu: 1, isolated_for: [$id]}]' <<<"$output" >/dev/null ||
 		nh_fail "nodehook status --json: cpus:" "$output"
@@ -289,7 +289,7 @@ assert_node_unchanged() {
 		nh_fail "nodehook status --json:" "$output"
 	run --separate-stderr nodehook status
 	nh_assert_status 0
-	[[ "$output" == *"$CONTAINER_ID  nh-e2e/$name  work  cpu-load-balancing  cgroup-v1  1  "* ]] ||
+	[[ "$output" == *"$CONTAINER_ID  nh-e2e/$name  work  cpu-load-balancing  disable  cgroup-v1  1  "* ]] ||
 		nh_fail "nodehook status does not show the container with its pod and name:" "$output"
 
 	run --separate-stderr nh_cri pod-down "$POD_ID"
