@@ -15,6 +15,7 @@
 
 #include "cleanup.h"
 #include "cpu_tuning.h"
+#include "lifecycle.h"
 #include "strv.h"
 #include "test-lb_util.h"
 #include "xalloc.h"
@@ -253,53 +254,31 @@ static void test_governor_plan_errors(void **state)
 
 /* --- apply and undo through the ledger ----------------------------------------------------- */
 
-static int apply_plan(struct lbt *t, struct lbt_ctr *c, enum nh_action a, const char *ledger,
-		      const char *value, struct nh_error **err)
+/* Apply as the hook does: lifecycle_apply() of the action the ledger belongs to, with value. */
+static int apply_plan(struct lbt *t, struct lbt_ctr *c, const char *ledger, const char *value,
+		      struct nh_error **err)
 {
-	struct cpu_setting *v = NULL;
-	size_t n = 0;
-	int r;
-	if (strcmp(ledger, CSTATES_LEDGER) == 0) {
-		_cleanup_cstates_request_ struct cstates_request req = {0};
-		r = cstates_parse(value, &req, err);
-		if (r == 0)
-			r = cstates_plan(&req, &c->info.cpus, &v, &n, err);
-	} else {
-		r = governor_parse(value, err);
-		if (r == 0)
-			r = governor_plan(value, &c->info.cpus, &v, &n, err);
-	}
-	if (r < 0)
-		return r;
-	struct action_context ctx = {
-	    .store = t->store, .container = &c->info, .record = &c->rec, .action = a};
-	r = cpu_ledger_action_apply(&ctx, ledger, v, n, err);
-	cpu_settings_free(v, n);
-	return r;
+	enum nh_action a = strcmp(ledger, CSTATES_LEDGER) == 0 ? NH_ACTION_CPU_C_STATES
+							       : NH_ACTION_CPU_FREQ_GOVERNOR;
+	struct node_config config = lbt_config("auto");
+	return lifecycle_apply(t->store, &config, &c->info, &c->rec, a, value, err);
 }
 
-static void apply_ok(struct lbt *t, const char *id, const char *cpus, enum nh_action a,
-		     const char *ledger, const char *value)
+static void apply_ok(struct lbt *t, const char *id, const char *cpus, const char *ledger,
+		     const char *value)
 {
 	struct lbt_ctr c;
 	lbt_ctr_init(&c, id, cpus, 100);
 	_cleanup_error_ struct nh_error *err = NULL;
-	assert_ok(apply_plan(t, &c, a, ledger, value, &err), &err);
+	assert_ok(apply_plan(t, &c, ledger, value, &err), &err);
 	lbt_ctr_clear(&c);
 }
 
-static int undo_id(struct lbt *t, const char *id, enum nh_action a, const char *ledger,
-		   struct nh_error **err)
-{
-	struct container_record rec = {.id = (char *)id};
-	struct action_context ctx = {.store = t->store, .record = &rec, .action = a};
-	return cpu_ledger_action_undo(&ctx, ledger, err);
-}
-
-static void undo_ok(struct lbt *t, const char *id, enum nh_action a, const char *ledger)
+/* Undo as at poststop: lifecycle_undo() of the stored record. */
+static void undo_ok(struct lbt *t, const char *id)
 {
 	_cleanup_error_ struct nh_error *err = NULL;
-	assert_ok(undo_id(t, id, a, ledger, &err), &err);
+	assert_ok(lbt_undo(t, id, &err), &err);
 }
 
 static void test_cstates_apply_undo(void **state)
@@ -309,7 +288,7 @@ static void test_cstates_apply_undo(void **state)
 	lbt_init(&t, "0-3");
 	fake_cpuidle(&t, 4);
 	_cleanup_free_ char *before = lbt_snapshot(&t);
-	apply_ok(&t, "a", "1-2", 0, CSTATES_LEDGER, "max_latency:20;disable_states:POLL,C6");
+	apply_ok(&t, "a", "1-2", CSTATES_LEDGER, "max_latency:20;disable_states:POLL,C6");
 	assert_file(&t, QOS(1), "20\n");
 	assert_file(&t, QOS(2), "20\n");
 	assert_file(&t, QOS(0), "0\n");
@@ -317,10 +296,10 @@ static void test_cstates_apply_undo(void **state)
 	assert_file(&t, IDLE(1, 1), "0\n");
 	assert_file(&t, IDLE(2, 2), "1\n");
 	assert_true(lbt_has_doc(&t, CSTATES_LEDGER));
-	undo_ok(&t, "a", 0, CSTATES_LEDGER);
+	undo_ok(&t, "a");
 	assert_snapshot(before, &t);
 	assert_false(lbt_has_doc(&t, CSTATES_LEDGER));
-	undo_ok(&t, "a", 0, CSTATES_LEDGER); /* a second poststop: nothing */
+	undo_ok(&t, "a"); /* a second poststop: nothing */
 	assert_snapshot(before, &t);
 	lbt_fini(&t);
 }
@@ -335,13 +314,13 @@ static void test_save_once_restart(void **state)
 	fake_cpuidle(&t, 4);
 	lbt_put(&t, QOS(1), "100\n");
 	_cleanup_free_ char *before = lbt_snapshot(&t);
-	apply_ok(&t, "a", "1", 0, CSTATES_LEDGER, "disable");
+	apply_ok(&t, "a", "1", CSTATES_LEDGER, "disable");
 	assert_file(&t, QOS(1), "n/a\n");
-	apply_ok(&t, "a", "1", 0, CSTATES_LEDGER, "disable"); /* restarted, record kept */
+	apply_ok(&t, "a", "1", CSTATES_LEDGER, "disable"); /* restarted, record kept */
 	state_record_remove(t.store, "a", NULL);
-	apply_ok(&t, "a", "1", 0, CSTATES_LEDGER, "max_latency:5"); /* record lost, new value */
+	apply_ok(&t, "a", "1", CSTATES_LEDGER, "max_latency:5"); /* record lost, new value */
 	assert_file(&t, QOS(1), "5\n");
-	undo_ok(&t, "a", 0, CSTATES_LEDGER);
+	undo_ok(&t, "a");
 	assert_snapshot(before, &t);
 	lbt_fini(&t);
 }
@@ -354,15 +333,15 @@ static void two_containers(bool first_stops_first)
 	lbt_init(&t, "0-3");
 	fake_cpuidle(&t, 4);
 	_cleanup_free_ char *before = lbt_snapshot(&t);
-	apply_ok(&t, "a", "1-2", 0, CSTATES_LEDGER, "disable;disable_states:C6");
-	apply_ok(&t, "b", "2-3", 0, CSTATES_LEDGER, "disable;disable_states:C6");
+	apply_ok(&t, "a", "1-2", CSTATES_LEDGER, "disable;disable_states:C6");
+	apply_ok(&t, "b", "2-3", CSTATES_LEDGER, "disable;disable_states:C6");
 	assert_file(&t, QOS(3), "n/a\n");
-	undo_ok(&t, first_stops_first ? "a" : "b", 0, CSTATES_LEDGER);
+	undo_ok(&t, first_stops_first ? "a" : "b");
 	assert_file(&t, QOS(2), "n/a\n"); /* still held */
 	assert_file(&t, IDLE(2, 2), "1\n");
 	assert_file(&t, first_stops_first ? QOS(1) : QOS(3), "0\n");
 	assert_file(&t, first_stops_first ? QOS(3) : QOS(1), "n/a\n");
-	undo_ok(&t, first_stops_first ? "b" : "a", 0, CSTATES_LEDGER);
+	undo_ok(&t, first_stops_first ? "b" : "a");
 	assert_snapshot(before, &t);
 	assert_false(lbt_has_doc(&t, CSTATES_LEDGER));
 	lbt_fini(&t);
@@ -386,17 +365,17 @@ static void test_conflict_refused(void **state)
 	struct lbt t;
 	lbt_init(&t, "0-3");
 	fake_cpuidle(&t, 4);
-	apply_ok(&t, "a", "1", 0, CSTATES_LEDGER, "max_latency:10");
+	apply_ok(&t, "a", "1", CSTATES_LEDGER, "max_latency:10");
 	_cleanup_free_ char *held = lbt_snapshot(&t);
 	struct lbt_ctr c;
 	lbt_ctr_init(&c, "b", "1", 101);
 	_cleanup_error_ struct nh_error *err = NULL;
-	int r = apply_plan(&t, &c, 0, CSTATES_LEDGER, "disable", &err);
+	int r = apply_plan(&t, &c, CSTATES_LEDGER, "disable", &err);
 	assert_error(r, &err, EBUSY,
 		     "CPU 1: " QOS(1) " is held at '10' by container a; this container asks 'n/a'");
 	lbt_ctr_clear(&c);
 	assert_snapshot(held, &t); /* refused before any write */
-	undo_ok(&t, "a", 0, CSTATES_LEDGER);
+	undo_ok(&t, "a");
 	assert_file(&t, QOS(1), "0\n");
 	lbt_fini(&t);
 }
@@ -407,41 +386,66 @@ static void test_holders(void **state)
 	struct lbt t;
 	lbt_init(&t, "0-3");
 	fake_cpuidle(&t, 4);
-	apply_ok(&t, "a", "1", 0, CSTATES_LEDGER, "disable");
-	apply_ok(&t, "b", "1-2", 0, CSTATES_LEDGER, "disable");
+	apply_ok(&t, "a", "1", CSTATES_LEDGER, "disable");
+	apply_ok(&t, "b", "1-2", CSTATES_LEDGER, "disable");
 	_cleanup_strv_ char **ids = NULL;
 	_cleanup_error_ struct nh_error *err = NULL;
 	assert_ok(cpu_ledger_holders(t.store, CSTATES_LEDGER, &ids, &err), &err);
 	_cleanup_free_ char *j = strv_join((const char *const *)ids, strv_length(ids), ",");
 	assert_string_equal(j, "a,b");
-	undo_ok(&t, "a", 0, CSTATES_LEDGER);
-	undo_ok(&t, "b", 0, CSTATES_LEDGER);
+	undo_ok(&t, "a");
+	undo_ok(&t, "b");
 	lbt_fini(&t);
 }
 
+/* What status shows: per CPU and setting, [old, new], old being the first holder's original. */
 static void test_details(void **state)
 {
 	(void)state;
 	struct lbt t;
 	lbt_init(&t, "0-3");
 	fake_cpuidle(&t, 4);
+	apply_ok(&t, "a", "3", CSTATES_LEDGER, "max_latency:9");
+	struct lbt_ctr c;
+	lbt_ctr_init(&c, "b", "3", 101);
 	_cleanup_error_ struct nh_error *err = NULL;
-	struct cpu_setting *v = NULL;
+	assert_ok(
+	    apply_plan(&t, &c, CSTATES_LEDGER, "max_latency:9;disable_states:haltpoll idle", &err),
+	    &err);
+	json_object *d = c.rec.actions[NH_ACTION_CPU_C_STATES].details;
+	assert_string_equal(json_object_to_json_string_ext(d, JSON_C_TO_STRING_PLAIN |
+								  JSON_C_TO_STRING_NOSLASHESCAPE),
+			    "{\"cpu3/pm_qos_resume_latency_us\":[\"0\",\"9\"],"
+			    "\"cpu3/cpuidle/haltpoll idle\":[\"0\",\"1\"]}");
+	assert_string_equal(c.rec.actions[NH_ACTION_CPU_C_STATES].backend, "sysfs");
+	assert_string_equal(c.rec.actions[NH_ACTION_CPU_C_STATES].cpus, "3");
+	lbt_ctr_clear(&c);
+	undo_ok(&t, "a");
+	undo_ok(&t, "b");
+	lbt_fini(&t);
+}
+
+/* gc: a ledger entry whose record was lost is found (holders) and undone. */
+static void test_orphan_found_by_gc(void **state)
+{
+	(void)state;
+	struct lbt t;
+	lbt_init(&t, "0-3");
+	fake_cpuidle(&t, 4);
+	_cleanup_free_ char *before = lbt_snapshot(&t);
+	apply_ok(&t, "lost", "1", CSTATES_LEDGER, "disable;disable_states:POLL");
+	_cleanup_error_ struct nh_error *err = NULL;
+	assert_ok(state_record_remove(t.store, "lost", &err), &err);
+	struct node_config config = lbt_config("auto");
+	struct container_record *orphans = NULL;
 	size_t n = 0;
-	assert_ok(plan_cstates("disable;disable_states:haltpoll idle", "3", &v, &n, &err), &err);
-	_cleanup_cpu_ledger_ struct cpu_ledger *l = NULL;
-	assert_ok(cpu_ledger_open(t.store, CSTATES_LEDGER, &l, &err), &err);
-	assert_ok(cpu_ledger_hold(l, "a", v, n, &err), &err);
-	json_object *d = cpu_ledger_details(l, v, n, "name");
-	assert_string_equal(
-	    json_object_to_json_string_ext(d,
-					   JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
-	    "[{\"cpu\":3,\"setting\":\"pm_qos_resume_latency_us\",\"old\":\"0\",\"new\":\"n/a\"},"
-	    "{\"cpu\":3,\"setting\":\"cpuidle/state1\",\"name\":\"haltpoll idle\",\"old\":\"0\","
-	    "\"new\":\"1\"}]");
-	json_object_put(d);
-	assert_ok(cpu_ledger_release(l, "a", &err), &err);
-	cpu_settings_free(v, n);
+	assert_ok(lifecycle_orphans(t.store, &config, &orphans, &n, &err), &err);
+	assert_int_equal(n, 1);
+	assert_string_equal(orphans[0].id, "lost");
+	assert_true(orphans[0].actions[NH_ACTION_CPU_C_STATES].present);
+	assert_ok(lifecycle_undo(t.store, &config, &orphans[0], &err), &err);
+	container_records_free(orphans, n);
+	assert_snapshot(before, &t);
 	lbt_fini(&t);
 }
 
@@ -454,7 +458,7 @@ static void test_governor_policy_shared(void **state)
 	lbt_init(&t, "0-5");
 	static const char *const related[] = {"0-1", "2-3", "4", "5", NULL};
 	fake_cpufreq(&t, related, false);
-	apply_ok(&t, "a", "2-4", 0, GOVERNOR_LEDGER, "performance");
+	apply_ok(&t, "a", "2-4", GOVERNOR_LEDGER, "performance");
 	assert_file(&t, POLICY(1) "/scaling_governor", "performance\n");
 	assert_file(&t, POLICY(2) "/scaling_governor", "performance\n");
 	assert_file(&t, POLICY(0) "/scaling_governor", "powersave\n");
@@ -463,11 +467,11 @@ static void test_governor_policy_shared(void **state)
 	assert_non_null(strstr(doc, POLICY(1) "/scaling_governor"));
 	assert_null(strstr(doc, CPU "cpu3/cpufreq")); /* one entry per policy, not per CPU */
 	/* A second container on CPUs 4-5 shares policy2 at the same governor. */
-	apply_ok(&t, "b", "4-5", 0, GOVERNOR_LEDGER, "performance");
-	undo_ok(&t, "a", 0, GOVERNOR_LEDGER);
+	apply_ok(&t, "b", "4-5", GOVERNOR_LEDGER, "performance");
+	undo_ok(&t, "a");
 	assert_file(&t, POLICY(1) "/scaling_governor", "powersave\n");
 	assert_file(&t, POLICY(2) "/scaling_governor", "performance\n");
-	undo_ok(&t, "b", 0, GOVERNOR_LEDGER);
+	undo_ok(&t, "b");
 	assert_file(&t, POLICY(2) "/scaling_governor", "powersave\n");
 	assert_file(&t, POLICY(3) "/scaling_governor", "powersave\n");
 	assert_false(lbt_has_doc(&t, GOVERNOR_LEDGER));
@@ -481,10 +485,10 @@ static void test_governor_save_once(void **state)
 	lbt_init(&t, "0-1");
 	static const char *const related[] = {"0", "1", NULL};
 	fake_cpufreq(&t, related, false);
-	apply_ok(&t, "a", "1", 0, GOVERNOR_LEDGER, "performance");
+	apply_ok(&t, "a", "1", GOVERNOR_LEDGER, "performance");
 	state_record_remove(t.store, "a", NULL);
-	apply_ok(&t, "a", "1", 0, GOVERNOR_LEDGER, "performance");
-	undo_ok(&t, "a", 0, GOVERNOR_LEDGER);
+	apply_ok(&t, "a", "1", GOVERNOR_LEDGER, "performance");
+	undo_ok(&t, "a");
 	assert_file(&t, POLICY(1) "/scaling_governor", "powersave\n");
 	lbt_fini(&t);
 }
@@ -497,17 +501,17 @@ static int child_apply(struct lbt *t, const char *id, const char *cpus, const ch
 	struct lbt_ctr c;
 	lbt_ctr_init(&c, id, cpus, 100);
 	_cleanup_error_ struct nh_error *err = NULL;
-	int r = apply_plan(t, &c, 0, ledger, value, &err);
+	int r = apply_plan(t, &c, ledger, value, &err);
 	if (r < 0)
 		fprintf(stderr, "apply: %s\n", err->msg);
 	lbt_ctr_clear(&c);
-	return r;
+	return r < 0 ? r : 0;
 }
 
-static int child_undo(struct lbt *t, const char *id, const char *ledger)
+static int child_undo(struct lbt *t, const char *id)
 {
 	_cleanup_error_ struct nh_error *err = NULL;
-	int r = undo_id(t, id, 0, ledger, &err);
+	int r = lbt_undo(t, id, &err);
 	if (r < 0)
 		fprintf(stderr, "undo: %s\n", err->msg);
 	return r;
@@ -521,7 +525,7 @@ static int sc_cst_apply(struct lbt *t)
 }
 static int sc_cst_undo(struct lbt *t)
 {
-	return child_undo(t, "c", CSTATES_LEDGER);
+	return child_undo(t, "c");
 }
 static int sc_gov_apply(struct lbt *t)
 {
@@ -529,7 +533,7 @@ static int sc_gov_apply(struct lbt *t)
 }
 static int sc_gov_undo(struct lbt *t)
 {
-	return child_undo(t, "c", GOVERNOR_LEDGER);
+	return child_undo(t, "c");
 }
 
 static const struct lbt_scenario scenarios[] = {
@@ -549,19 +553,19 @@ static char *build_cst(struct lbt *t)
 static char *build_cst_applied(struct lbt *t)
 {
 	char *snap = build_cst(t);
-	apply_ok(t, "c", "1-2", 0, CSTATES_LEDGER, CST_VALUE);
+	apply_ok(t, "c", "1-2", CSTATES_LEDGER, CST_VALUE);
 	return snap;
 }
 /* Another container holds CPU 2 at the same values, before and after the crash. */
 static char *build_cst_shared(struct lbt *t)
 {
 	fake_cpuidle(t, 4);
-	apply_ok(t, "other", "2-3", 0, CSTATES_LEDGER, CST_VALUE);
+	apply_ok(t, "other", "2-3", CSTATES_LEDGER, CST_VALUE);
 	return lbt_snapshot(t);
 }
 static void recover_cst(struct lbt *t)
 {
-	undo_ok(t, "c", 0, CSTATES_LEDGER);
+	undo_ok(t, "c");
 }
 static char *build_gov(struct lbt *t)
 {
@@ -573,12 +577,12 @@ static char *build_gov(struct lbt *t)
 static char *build_gov_applied(struct lbt *t)
 {
 	char *snap = build_gov(t);
-	apply_ok(t, "c", "1-3", 0, GOVERNOR_LEDGER, "performance");
+	apply_ok(t, "c", "1-3", GOVERNOR_LEDGER, "performance");
 	return snap;
 }
 static void recover_gov(struct lbt *t)
 {
-	undo_ok(t, "c", 0, GOVERNOR_LEDGER);
+	undo_ok(t, "c");
 }
 
 static void test_crash_every_point(void **state)
@@ -621,6 +625,7 @@ int main(int argc, char **argv)
 	tu_suite_add_test(&s, test_conflict_refused);
 	tu_suite_add_test(&s, test_holders);
 	tu_suite_add_test(&s, test_details);
+	tu_suite_add_test(&s, test_orphan_found_by_gc);
 	tu_suite_add_test(&s, test_governor_policy_shared);
 	tu_suite_add_test(&s, test_governor_save_once);
 	tu_suite_add_test(&s, test_crash_every_point);

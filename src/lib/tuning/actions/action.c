@@ -1,11 +1,14 @@
 #include "action.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 static const struct action_ops *const table[NH_ACTION__MAX] = {
     [NH_ACTION_CPU_LOAD_BALANCING] = &cpu_load_balancing_ops,
+    [NH_ACTION_CPU_C_STATES] = &cpu_c_states_ops,
+    [NH_ACTION_CPU_FREQ_GOVERNOR] = &cpu_freq_governor_ops,
 };
 
 const struct action_ops *action_lookup(enum nh_action id)
@@ -29,6 +32,14 @@ json_object *action_details_reset(struct action_context *ctx)
 	json_object_put(ar->details);
 	ar->details = json_object_new_object();
 	return ar->details;
+}
+
+int action_check_exclusive_cpus(const struct container_info *c, struct nh_error **err)
+{
+	if (!c->exclusive)
+		return nh_error_set(err, EPERM, "the container has no exclusive whole-CPU set: %s",
+				    c->not_exclusive_reason ? c->not_exclusive_reason : "unknown");
+	return 0;
 }
 
 void action_crash_point(void)

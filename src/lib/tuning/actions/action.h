@@ -92,8 +92,14 @@ struct action_record *action_record_of(struct action_context *ctx);
  * status` shows them as they are (JSON) and summarised (text). */
 json_object *action_details_reset(struct action_context *ctx);
 
+/* The check of the actions that work on a container's CPUs: only a container with an exclusive
+ * whole-CPU set (container.h) qualifies. */
+int action_check_exclusive_cpus(const struct container_info *c, struct nh_error **err);
+
 /* A test hook for crash tests: when $NODEHOOK_TEST_CRASH_AT is N, the Nth call in this process
  * SIGKILLs the process. Call it between each recorded step and the change it records. */
 void action_crash_point(void);
 
 extern const struct action_ops cpu_load_balancing_ops;
+extern const struct action_ops cpu_c_states_ops;
+extern const struct action_ops cpu_freq_governor_ops;

@@ -161,8 +161,7 @@ static int plan_idle_states(unsigned cpu, char **names, struct cpu_setting **v, 
 			     (struct cpu_setting){
 				 .cpu = cpu,
 				 .path = kernel_cpu_path(cpu, rel),
-				 .setting = xasprintf("cpuidle/state%u", found->index),
-				 .note = xstrdup(found->name),
+				 .setting = xasprintf("cpuidle/%s", found->name),
 				 .value = xstrdup("1"),
 			     });
 	}
@@ -205,3 +204,37 @@ int cstates_plan(const struct cstates_request *req, const struct cpuset *cpus,
 	*ret_n = n;
 	return 0;
 }
+
+/* --- the action ----------------------------------------------------------------------------- */
+
+static int parse_value(const char *value, const char **ret_note, struct nh_error **err)
+{
+	(void)ret_note;
+	_cleanup_cstates_request_ struct cstates_request req = {0};
+	int r = cstates_parse(value, &req, err);
+	return r < 0 ? r : 1;
+}
+
+/* cpu_plan_fn: the value parsed again (parse_value accepted it) and planned. */
+static int plan(const char *value, const struct cpuset *cpus, struct cpu_setting **ret,
+		size_t *ret_n, struct nh_error **err)
+{
+	_cleanup_cstates_request_ struct cstates_request req = {0};
+	int r = cstates_parse(value, &req, err);
+	return r < 0 ? r : cstates_plan(&req, cpus, ret, ret_n, err);
+}
+
+static int apply(struct action_context *ctx, struct nh_error **err)
+{
+	return cpu_ledger_action_apply(ctx, plan, err);
+}
+
+const struct action_ops cpu_c_states_ops = {
+    .id = NH_ACTION_CPU_C_STATES,
+    .parse_value = parse_value,
+    .check = action_check_exclusive_cpus,
+    .apply = apply,
+    .undo = cpu_ledger_action_undo,
+    .follows_cpus = true,
+    .holders = cpu_ledger_action_holders,
+};

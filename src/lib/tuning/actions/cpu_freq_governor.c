@@ -91,6 +91,9 @@ static int plan_cpu(const char *name, const struct cpuset *cpus, unsigned cpu,
 int governor_plan(const char *name, const struct cpuset *cpus, struct cpu_setting **ret,
 		  size_t *ret_n, struct nh_error **err)
 {
+	int r = governor_parse(name, err);
+	if (r < 0)
+		return r;
 	size_t n = 0, count = cpuset_count(cpus);
 	if (count == 0)
 		return nh_error_set(err, EINVAL, "no CPUs to set");
@@ -99,7 +102,7 @@ int governor_plan(const char *name, const struct cpuset *cpus, struct cpu_settin
 	for (int c = 0; c <= last; c++) {
 		if (!cpuset_has(cpus, (unsigned)c))
 			continue;
-		int r = plan_cpu(name, cpus, (unsigned)c, &v[n], err);
+		r = plan_cpu(name, cpus, (unsigned)c, &v[n], err);
 		if (r < 0) {
 			cpu_settings_free(v, n);
 			return r;
@@ -110,3 +113,27 @@ int governor_plan(const char *name, const struct cpuset *cpus, struct cpu_settin
 	*ret_n = n;
 	return 0;
 }
+
+/* --- the action ----------------------------------------------------------------------------- */
+
+static int parse_value(const char *value, const char **ret_note, struct nh_error **err)
+{
+	(void)ret_note;
+	int r = governor_parse(value, err);
+	return r < 0 ? r : 1;
+}
+
+static int apply(struct action_context *ctx, struct nh_error **err)
+{
+	return cpu_ledger_action_apply(ctx, governor_plan, err);
+}
+
+const struct action_ops cpu_freq_governor_ops = {
+    .id = NH_ACTION_CPU_FREQ_GOVERNOR,
+    .parse_value = parse_value,
+    .check = action_check_exclusive_cpus,
+    .apply = apply,
+    .undo = cpu_ledger_action_undo,
+    .follows_cpus = true,
+    .holders = cpu_ledger_action_holders,
+};

@@ -263,46 +263,71 @@ int cpu_ledger_holders(struct state_store *store, const char *name, char ***ret,
 	return 0;
 }
 
-json_object *cpu_ledger_details(const struct cpu_ledger *l, const struct cpu_setting *v, size_t n,
-				const char *note_key)
+void cpu_ledger_details(const struct cpu_ledger *l, const struct cpu_setting *v, size_t n,
+			json_object *details)
 {
-	json_object *a = json_object_new_array();
 	for (size_t i = 0; i < n; i++) {
-		json_object *o = json_object_new_object();
-		json_object_object_add(o, "cpu", json_object_new_int64(v[i].cpu));
-		json_object_object_add(o, "setting", json_object_new_string(v[i].setting));
-		if (v[i].note && note_key)
-			json_object_object_add(o, note_key, json_object_new_string(v[i].note));
 		const char *old = cpu_ledger_original(l, v[i].path);
-		json_object_object_add(o, "old", old ? json_object_new_string(old) : NULL);
-		json_object_object_add(o, "new", json_object_new_string(v[i].value));
-		json_object_array_add(a, o);
+		json_object *pair = json_object_new_array();
+		json_object_array_add(pair, old ? json_object_new_string(old) : NULL);
+		json_object_array_add(pair, json_object_new_string(v[i].value));
+		_cleanup_free_ char *key = xasprintf("cpu%u/%s", v[i].cpu, v[i].setting);
+		json_object_object_add(details, key, pair);
 	}
-	return a;
 }
 
-int cpu_ledger_action_apply(struct action_context *ctx, const char *name,
-			    const struct cpu_setting *v, size_t n, struct nh_error **err)
+/* The action's ledger: "<action>.json". */
+static char *ledger_name(const struct action_context *ctx)
 {
-	_cleanup_cpu_ledger_ struct cpu_ledger *l = NULL;
-	int r = cpu_ledger_open(ctx->store, name, &l, err);
+	return xasprintf("%s.json", nh_action_to_string(ctx->action));
+}
+
+/* Settings freed with cpu_settings_free(). */
+struct settings {
+	struct cpu_setting *v;
+	size_t n;
+};
+
+static void settings_clear(struct settings *s)
+{
+	cpu_settings_free(s->v, s->n);
+}
+
+int cpu_ledger_action_apply(struct action_context *ctx, cpu_plan_fn plan, struct nh_error **err)
+{
+	if (!ctx->value)
+		return nh_error_set(err, EINVAL, "no value to apply");
+	_cleanup_(settings_clear) struct settings plan_out = {0};
+	int r = plan(ctx->value, &ctx->container->cpus, &plan_out.v, &plan_out.n, err);
 	if (r < 0)
 		return r;
-	struct action_record *ar = &ctx->record->actions[ctx->action];
+	const struct cpu_setting *v = plan_out.v;
+	size_t n = plan_out.n;
+	_cleanup_free_ char *name = ledger_name(ctx);
+	_cleanup_cpu_ledger_ struct cpu_ledger *l = NULL;
+	r = cpu_ledger_open(ctx->store, name, &l, err);
+	if (r < 0)
+		return r;
+	struct action_record *ar = action_record_of(ctx);
 	ar->present = true;
-	ar->applied = false;
 	free(ar->backend);
 	ar->backend = xstrdup(CPU_LEDGER_BACKEND);
 	free(ar->cpus);
 	ar->cpus = cpuset_format_list(&ctx->container->cpus);
+	json_object *details = action_details_reset(ctx);
 	r = action_record_save(ctx, err);
 	if (r < 0)
 		return r;
-	return cpu_ledger_hold(l, ctx->record->id, v, n, err);
+	r = cpu_ledger_hold(l, ctx->record->id, v, n, err);
+	if (r < 0)
+		return r;
+	cpu_ledger_details(l, v, n, details);
+	return action_record_save(ctx, err);
 }
 
-int cpu_ledger_action_undo(struct action_context *ctx, const char *name, struct nh_error **err)
+int cpu_ledger_action_undo(struct action_context *ctx, struct nh_error **err)
 {
+	_cleanup_free_ char *name = ledger_name(ctx);
 	_cleanup_cpu_ledger_ struct cpu_ledger *l = NULL;
 	int r = cpu_ledger_open(ctx->store, name, &l, err);
 	if (r < 0)
@@ -313,9 +338,10 @@ int cpu_ledger_action_undo(struct action_context *ctx, const char *name, struct 
 	return 0;
 }
 
-int cpu_ledger_action_holders(struct action_context *ctx, const char *name, action_holder_fn fn,
-			      void *userdata, struct nh_error **err)
+int cpu_ledger_action_holders(struct action_context *ctx, action_holder_fn fn, void *userdata,
+			      struct nh_error **err)
 {
+	_cleanup_free_ char *name = ledger_name(ctx);
 	_cleanup_strv_ char **ids = NULL;
 	int r = cpu_ledger_holders(ctx->store, name, &ids, err);
 	if (r < 0)

@@ -27,6 +27,7 @@
 
 #include "action.h"
 #include "cleanup.h"
+#include "cpuset.h"
 #include "error.h"
 #include "state_store.h"
 
@@ -35,8 +36,8 @@
 struct cpu_setting {
 	unsigned cpu;
 	char *path;    /* node path of the file */
-	char *setting; /* what status calls it: "pm_qos_resume_latency_us", "cpuidle/state0" */
-	char *note;    /* the idle state's name, the cpufreq policy; or NULL */
+	char *setting; /* what status calls it: "pm_qos_resume_latency_us", "cpuidle/POLL" */
+	char *note;    /* the cpufreq policy, or NULL */
 	char *value;   /* what to write */
 };
 
@@ -77,21 +78,26 @@ const char *cpu_ledger_original(const struct cpu_ledger *l, const char *path);
 int cpu_ledger_holders(struct state_store *store, const char *name, char ***ret,
 		       struct nh_error **err);
 
-/* For status: [{"cpu": N, "setting": S, ["name"|"policy": note,] "old": original, "new":
- * value}] of the settings, old from the ledger. note_key names the note ("name", "policy"). */
-json_object *cpu_ledger_details(const struct cpu_ledger *l, const struct cpu_setting *v, size_t n,
-				const char *note_key);
+/* For status: adds to details, per setting, "cpu<N>/<setting>": [old, new], old being the
+ * original in the ledger (what the node goes back to, whoever changed it first). */
+void cpu_ledger_details(const struct cpu_ledger *l, const struct cpu_setting *v, size_t n,
+			json_object *details);
 
-/* The action side, shared by cpu-c-states and cpu-freq-governor (ledger `name`):
- * apply marks ctx->record's action present with the container's CPUs, saves the record, then
- * holds the settings; undo releases ctx->record->id (needs nothing else from the record);
- * holders reports every id in the ledger, with backend "sysfs". */
+/* The action side, shared by cpu-c-states and cpu-freq-governor, on the ledger named after the
+ * action ("cpu-c-states.json"): apply marks ctx->record's action present with the container's
+ * CPUs, saves the record, holds the settings, then saves the record again with the details
+ * (cpu_ledger_details), plan being the action's; undo releases ctx->record->id (it needs nothing
+ * else from the record); holders reports every id in the ledger, with backend "sysfs". undo and
+ * holders are the actions' ops as they are. */
 #define CPU_LEDGER_BACKEND "sysfs"
 
-int cpu_ledger_action_apply(struct action_context *ctx, const char *name,
-			    const struct cpu_setting *v, size_t n, struct nh_error **err)
+/* What an action asks of cpus for an accepted annotation value. */
+typedef int (*cpu_plan_fn)(const char *value, const struct cpuset *cpus, struct cpu_setting **ret,
+			   size_t *ret_n, struct nh_error **err);
+
+int cpu_ledger_action_apply(struct action_context *ctx, cpu_plan_fn plan, struct nh_error **err)
     __attribute__((warn_unused_result));
-int cpu_ledger_action_undo(struct action_context *ctx, const char *name, struct nh_error **err)
+int cpu_ledger_action_undo(struct action_context *ctx, struct nh_error **err)
     __attribute__((warn_unused_result));
-int cpu_ledger_action_holders(struct action_context *ctx, const char *name, action_holder_fn fn,
-			      void *userdata, struct nh_error **err);
+int cpu_ledger_action_holders(struct action_context *ctx, action_holder_fn fn, void *userdata,
+			      struct nh_error **err);

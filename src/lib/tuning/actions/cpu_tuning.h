@@ -21,6 +21,7 @@
 #include "cpuset.h"
 #include "error.h"
 
+/* The ledgers, named after the actions (cpu_ledger.h). */
 #define CSTATES_LEDGER "cpu-c-states.json"
 #define GOVERNOR_LEDGER "cpu-freq-governor.json"
 
@@ -40,7 +41,8 @@ int cstates_plan(const struct cstates_request *req, const struct cpuset *cpus,
 
 int governor_parse(const char *value, struct nh_error **err);
 
-/* One setting per CPU, on its policy's scaling_governor. Fails when a CPU has no cpufreq
+/* One setting per CPU, on its policy's scaling_governor (a cpu_plan_fn). Fails on a name outside
+ * the grammar, when a CPU has no cpufreq
  * policy, when a policy governs CPUs outside cpus (EPERM), or when the governor is not
  * available (EINVAL, listing the available ones). */
 int governor_plan(const char *name, const struct cpuset *cpus, struct cpu_setting **ret,
