@@ -425,6 +425,33 @@ static void test_details(void **state)
 	lbt_fini(&t);
 }
 
+/* The runtime's `update` gives the container new CPUs: the old ones get their originals back,
+ * the new ones the value (lifecycle_update_cpus: undo, then apply with the record's value). */
+static void test_update_follows_cpus(void **state)
+{
+	(void)state;
+	struct lbt t;
+	lbt_init(&t, "0-3");
+	fake_cpuidle(&t, 4);
+	_cleanup_free_ char *before = lbt_snapshot(&t);
+	apply_ok(&t, "a", "1-2", CSTATES_LEDGER, "disable;disable_states:POLL");
+	_cleanup_(container_record_clear) struct container_record rec = {0};
+	_cleanup_error_ struct nh_error *err = NULL;
+	assert_int_equal(state_record_read(t.store, "a", &rec, &err), 1);
+	_cleanup_cpuset_ struct cpuset now = cpus_of("2-3");
+	struct node_config config = lbt_config("auto");
+	assert_int_equal(lifecycle_update_cpus(t.store, &config, &rec, &now, &err), 1);
+	assert_file(&t, QOS(1), "0\n");
+	assert_file(&t, IDLE(1, 0), "0\n");
+	assert_file(&t, QOS(2), "n/a\n");
+	assert_file(&t, QOS(3), "n/a\n");
+	assert_file(&t, IDLE(3, 0), "1\n");
+	assert_string_equal(rec.actions[NH_ACTION_CPU_C_STATES].cpus, "2-3");
+	undo_ok(&t, "a");
+	assert_snapshot(before, &t);
+	lbt_fini(&t);
+}
+
 /* gc: a ledger entry whose record was lost is found (holders) and undone. */
 static void test_orphan_found_by_gc(void **state)
 {
@@ -626,6 +653,7 @@ int main(int argc, char **argv)
 	tu_suite_add_test(&s, test_holders);
 	tu_suite_add_test(&s, test_details);
 	tu_suite_add_test(&s, test_orphan_found_by_gc);
+	tu_suite_add_test(&s, test_update_follows_cpus);
 	tu_suite_add_test(&s, test_governor_policy_shared);
 	tu_suite_add_test(&s, test_governor_save_once);
 	tu_suite_add_test(&s, test_crash_every_point);
