@@ -4,6 +4,9 @@
 # cpuidle states (cpuidle/stateK/disable; this machine's haltpoll driver has "POLL" and
 # "haltpoll idle"), while a container pinned to CPU 1 runs, and back after.
 #
+# One test runs through nodehook-runtime (the runc wrapper): `update` moves the settings to the
+# new CPUs, and the wrapper's own undo at `delete` restores them (no poststop hook).
+#
 # And cpu-freq-governor, which this machine cannot show: it has no cpufreq driver
 # (/sys/devices/system/cpu/cpufreq is empty). Those tests run the real `nodehook hook` binary by
 # hand against a FAKE cpufreq tree under a scratch sysroot (the node config's "sysroot", see
@@ -325,6 +328,39 @@ idle1() { # STATE_INDEX
 	done
 	[ "$completed" -gt 0 ] || nh_fail "the poststop hook still crashed at crash point 40"
 	nh_assert_eq 4 "$completed" "the first undo that got through"
+}
+
+@test "c-states through nodehook-runtime (the wrapper): update moves the settings from CPU 1 to CPU 0, delete restores both without a poststop hook" {
+	preset_qos 100
+	local w=$NH_T/bin/nodehook-runtime hooks=$NH_T/hooks-wrapper
+	mkdir -p "$NH_T/bin"
+	ln -s "$NODEHOOK_BIN" "$w"
+	# The wrapper's node config: its hooks.d (createRuntime only: the undo at delete is the
+	# wrapper's own) and the runtime it execs.
+	NH_NODE_CONFIG=$NH_T/wrapper.json
+	printf '{"state_dir": "%s", "hooks_dirs": ["%s"], "runtime": "/usr/bin/runc"}\n' "$NH_STATE" "$hooks" >"$NH_NODE_CONFIG"
+	export NODEHOOK_CONFIG=$NH_NODE_CONFIG
+	write_hooks "$hooks" --no-poststop
+	ID=$(nh_id wrap)
+	nh_bundle "$NH_T/wrap" --arg a "$CST" '.process.args = ["sleep", "300"]
+		| .linux.resources.cpu = {cpus: "1", mems: "0"} | .annotations = {($a): "disable;disable_states:POLL"}'
+	echo "runc $ID" >>"$NH_T/.containers"
+	nh_nolock "$w" run -d --bundle "$NH_T/wrap" "$ID" </dev/null >"$NH_T/wrap.out" 2>&1 ||
+		nh_fail "run through the wrapper failed:" "$(cat "$NH_T/wrap.out")"
+	nh_assert_eq n/a "$(qos1)" "CPU 1's latency"
+	local qos0=$SYSCPU/cpu0/power/pm_qos_resume_latency_us
+	# As the kubelet's UpdateContainerResources sends it: the resources on stdin.
+	run --separate-stderr "$w" update --resources - "$ID" <<<'{"cpu": {"cpus": "0"}}'
+	nh_assert_status 0
+	nh_assert_eq n/a "$(cat "$qos0")" "CPU 0's latency after the update"
+	nh_assert_eq 1 "$(cat "$SYSCPU/cpu0/cpuidle/state0/disable")" "CPU 0's POLL after the update"
+	nh_assert_eq 100 "$(qos1)" "CPU 1's latency after the update (its original)"
+	nh_assert_eq 0 "$(idle1 0)" "CPU 1's POLL after the update"
+	nh_jq_assert "$NH_STATE/containers/$ID.json" '.actions["cpu-c-states"].cpus == "0"'
+	run --separate-stderr "$w" delete --force "$ID"
+	nh_assert_status 0
+	[ ! -e "$NH_STATE/containers/$ID.json" ] || nh_fail "the record is still there after delete"
+	assert_restored
 }
 
 # life I: one container's life on CPU 1; its outcome in $NH_T/out/I.
