@@ -197,6 +197,37 @@ idle1() { # STATE_INDEX
 	assert_restored
 }
 
+@test "c-states: nodehook restore ID puts CPU 1 back while the container still runs; its delete then finds nothing to undo" {
+	preset_qos 100
+	make_bundle rs "disable;disable_states:POLL"
+	start "$ID" "$B"
+	nh_assert_status 0
+	nh_assert_eq n/a "$(qos1)"
+	run --separate-stderr nodehook restore "$ID"
+	nh_assert_status 0
+	nh_assert_eq "$ID: restored (cpu-c-states)" "$output" "restore's output"
+	nh_assert_eq "$(cat "$NH_T/cst.before")" "$(cst_snapshot)" "CPU settings after restore"
+	nh_assert_node_restored "/$ID/" # the container's own cpuset: it still runs
+	runc delete -f "$ID"
+	assert_restored "after delete"
+}
+
+runc_stopped() {
+	[ "$(nh_runc_status "$1")" = stopped ]
+}
+
+@test "c-states: a container that exits by itself is restored at its delete (CRI-O restores only at StopContainer)" {
+	preset_qos 100
+	make_bundle self "max_latency:3"
+	nh_json_edit "$B/config.json" '.process.args = ["sleep", "0.2"]'
+	start "$ID" "$B"
+	nh_assert_status 0
+	nh_wait_for runc_stopped "$ID"
+	nh_assert_eq 3 "$(qos1)" "CPU 1's latency after the exit, before delete"
+	runc delete "$ID"
+	assert_restored
+}
+
 @test "c-states: an unknown idle state name is refused, naming the key and the states CPU 1 has; the node is unchanged" {
 	make_bundle unknown "disable_states:POLL,C6"
 	start "$ID" "$B"
