@@ -1,11 +1,14 @@
 #include "kernel.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -214,4 +217,138 @@ int kernel_process_cmdline(pid_t pid, char **ret, size_t *ret_len, struct nh_err
 	snprintf(rel, sizeof(rel), "/proc/%d/cmdline", (int)pid);
 	_cleanup_free_ char *path = NULL;
 	return read_node_file(rel, 1u << 20, ret, ret_len, &path, err);
+}
+
+char *kernel_cpu_path(unsigned cpu, const char *rel)
+{
+	return xasprintf(KERNEL_CPU_DIR "%u/%s", cpu, rel);
+}
+
+void kernel_idle_states_free(struct kernel_idle_state *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
+}
+
+static int compare_idle_states(const void *a, const void *b)
+{
+	unsigned x = ((const struct kernel_idle_state *)a)->index;
+	unsigned y = ((const struct kernel_idle_state *)b)->index;
+	return x < y ? -1 : x > y;
+}
+
+/* "state<digits>" with no sign, no leading zero but "state0", and a sane index. */
+static bool idle_state_dir(const char *name, unsigned *ret)
+{
+	if (strncmp(name, "state", 5) != 0 || !isdigit((unsigned char)name[5]))
+		return false;
+	if (name[5] == '0' && name[6] != '\0')
+		return false;
+	char *end = NULL;
+	errno = 0;
+	unsigned long v = strtoul(name + 5, &end, 10);
+	if (errno || *end || v > 1000)
+		return false;
+	*ret = (unsigned)v;
+	return true;
+}
+
+int kernel_cpu_idle_states(unsigned cpu, struct kernel_idle_state **ret, size_t *ret_n,
+			   struct nh_error **err)
+{
+	_cleanup_free_ char *node_dir = kernel_cpu_path(cpu, "cpuidle");
+	_cleanup_free_ char *dir_path = sysroot_path(node_dir);
+	int fd = open(dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return -ENOENT;
+		return nh_error_set_errno(err, errno, "%s", dir_path);
+	}
+	_cleanup_closedir_ DIR *d = fdopendir(fd);
+	if (!d) {
+		int e = errno;
+		close(fd);
+		return nh_error_set_errno(err, e, "%s", dir_path);
+	}
+	struct kernel_idle_state *v = NULL;
+	size_t n = 0;
+	int r = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		unsigned index = 0;
+		if (!idle_state_dir(de->d_name, &index))
+			continue;
+		_cleanup_free_ char *rel = xasprintf("cpuidle/%s/name", de->d_name);
+		_cleanup_free_ char *name_path = kernel_cpu_path(cpu, rel);
+		char *name = NULL;
+		r = kernel_read_file(name_path, &name, err);
+		if (r == -ENOENT)
+			continue; /* a state without a name is none to match */
+		if (r < 0)
+			break;
+		v = xreallocarray(v, n + 1, sizeof(*v));
+		v[n++] = (struct kernel_idle_state){.index = index, .name = name};
+	}
+	if (r < 0 && r != -ENOENT) {
+		kernel_idle_states_free(v, n);
+		return r;
+	}
+	if (n > 1)
+		qsort(v, n, sizeof(*v), compare_idle_states);
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+int kernel_cpu_freq_policy(unsigned cpu, char **ret_dir, struct cpuset *ret_related,
+			   struct nh_error **err)
+{
+	_cleanup_free_ char *node_link = kernel_cpu_path(cpu, "cpufreq");
+	_cleanup_free_ char *link_path = sysroot_path(node_link);
+	struct stat st;
+	if (lstat(link_path, &st) < 0) {
+		if (errno == ENOENT)
+			return -ENOENT;
+		return nh_error_set_errno(err, errno, "%s", link_path);
+	}
+	_cleanup_free_ char *dir = NULL;
+	if (S_ISLNK(st.st_mode)) {
+		char target[PATH_MAX];
+		ssize_t n = readlink(link_path, target, sizeof(target) - 1);
+		if (n < 0)
+			return nh_error_set_errno(err, errno, "%s", link_path);
+		target[n] = '\0';
+		/* The kernel's link is relative (../cpufreq/policy<M>): only its last component
+		 * is taken, so a link cannot lead outside the cpufreq directory. */
+		const char *base = strrchr(target, '/');
+		base = base ? base + 1 : target;
+		if (strncmp(base, "policy", 6) != 0 || !base[6] ||
+		    strspn(base + 6, "0123456789") != strlen(base + 6))
+			return nh_error_set(err, EBADMSG, "%s: links to '%.64s', not a policy",
+					    link_path, target);
+		dir = xasprintf("/sys/devices/system/cpu/cpufreq/%s", base);
+	} else if (S_ISDIR(st.st_mode)) {
+		dir = TAKE_PTR(node_link);
+	} else {
+		return nh_error_set(err, EBADMSG, "%s: neither a link nor a directory", link_path);
+	}
+	_cleanup_free_ char *related_node = xasprintf("%s/related_cpus", dir);
+	_cleanup_free_ char *text = NULL;
+	int r = kernel_read_file(related_node, &text, err);
+	if (r == -ENOENT)
+		return nh_error_set(err, ENOENT, "%s: missing", related_node);
+	if (r < 0)
+		return r;
+	_cleanup_cpuset_ struct cpuset related = {0};
+	r = cpuset_parse_list(text, &related, err);
+	if (r < 0)
+		return nh_error_wrap(err, "%s", related_node);
+	if (!cpuset_has(&related, cpu))
+		return nh_error_set(err, EBADMSG, "%s: '%s' does not hold CPU %u", related_node,
+				    text, cpu);
+	*ret_dir = TAKE_PTR(dir);
+	*ret_related = related;
+	related = (struct cpuset){0};
+	return 0;
 }

@@ -41,6 +41,33 @@ int kernel_version(unsigned *ret_major, unsigned *ret_minor, struct nh_error **e
 /* Online CPUs (/sys/devices/system/cpu/online). */
 int kernel_cpus_online(struct cpuset *ret, struct nh_error **err);
 
+/* sysfs directory of one CPU: "/sys/devices/system/cpu/cpu<N>". */
+#define KERNEL_CPU_DIR "/sys/devices/system/cpu/cpu"
+
+/* Node path of an attribute of CPU cpu: KERNEL_CPU_DIR<cpu>/<rel>
+ * ("power/pm_qos_resume_latency_us"). Caller frees. */
+char *kernel_cpu_path(unsigned cpu, const char *rel);
+
+/* One cpuidle state of a CPU: cpu<N>/cpuidle/state<index>, its "name" file. */
+struct kernel_idle_state {
+	unsigned index;
+	char *name;
+};
+void kernel_idle_states_free(struct kernel_idle_state *v, size_t n);
+
+/* The idle states of a CPU (cpu<N>/cpuidle/state*), ordered by index. A CPU without a cpuidle
+ * directory (no cpuidle driver) is -ENOENT without an error. */
+int kernel_cpu_idle_states(unsigned cpu, struct kernel_idle_state **ret, size_t *ret_n,
+			   struct nh_error **err);
+
+/* The cpufreq policy of a CPU: cpu<N>/cpufreq is a symlink to ../cpufreq/policy<M>, whose
+ * related_cpus all share one governor. *ret_dir is the policy's node directory
+ * ("/sys/devices/system/cpu/cpufreq/policy<M>"; the CPU's own cpufreq directory on kernels
+ * where it is no link), *ret_related its related_cpus. No cpufreq for the CPU (no driver) is
+ * -ENOENT without an error. */
+int kernel_cpu_freq_policy(unsigned cpu, char **ret_dir, struct cpuset *ret_related,
+			   struct nh_error **err);
+
 /* Field 22 (starttime) of /proc/<pid>/stat. Returns 1 and the value; 0 if the process does not
  * exist or is a zombie (it has exited: as good as gone). */
 int kernel_process_start_time(pid_t pid, uint64_t *ret, struct nh_error **err);

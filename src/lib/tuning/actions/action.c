@@ -9,6 +9,8 @@
 static const struct action_ops *const table[NH_ACTION__MAX] = {
     [NH_ACTION_CPU_LOAD_BALANCING] = &cpu_load_balancing_ops,
     [NH_ACTION_CPU_QUOTA] = &cpu_quota_ops,
+    [NH_ACTION_CPU_C_STATES] = &cpu_c_states_ops,
+    [NH_ACTION_CPU_FREQ_GOVERNOR] = &cpu_freq_governor_ops,
 };
 
 const struct action_ops *action_lookup(enum nh_action id)
