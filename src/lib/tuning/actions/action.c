@@ -6,6 +6,7 @@
 
 static const struct action_ops *const table[NH_ACTION__MAX] = {
     [NH_ACTION_CPU_LOAD_BALANCING] = &cpu_load_balancing_ops,
+    [NH_ACTION_IRQ_LOAD_BALANCING] = &irq_load_balancing_ops,
 };
 
 const struct action_ops *action_lookup(enum nh_action id)

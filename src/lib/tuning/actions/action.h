@@ -65,3 +65,4 @@ int action_record_save(struct action_context *ctx, struct nh_error **err)
 void action_crash_point(void);
 
 extern const struct action_ops cpu_load_balancing_ops;
+extern const struct action_ops irq_load_balancing_ops;
