@@ -18,9 +18,10 @@
 static const char status_usage[] =
     "Usage: nodehook status [--json]\n"
     "\n"
-    "Show what nodehook has applied on this node now: per container, each action with its\n"
-    "backend, CPUs, start time and state (applied, or half-applied: an apply that did not\n"
-    "finish, which 'nodehook gc' or 'nodehook restore' undoes); per CPU, the containers that\n"
+    "Show what nodehook has applied on this node now: per container, each action with the\n"
+    "annotation value that asked for it, its backend, CPUs, start time, state (applied, or\n"
+    "half-applied: an apply that did not finish, which 'nodehook gc' or 'nodehook restore'\n"
+    "undoes) and a summary of what it changed (its details); per CPU, the containers that\n"
     "take it out of load balancing. Ledger entries that no record accounts for are listed as\n"
     "orphaned. Prints \"nothing applied\" when there is nothing.\n"
     "\n"
@@ -32,9 +33,11 @@ static const char status_usage[] =
     "                   {\"id\": STRING, \"pod_namespace\": STRING|null,\n"
     "                    \"pod_name\": STRING|null, \"container_name\": STRING|null,\n"
     "                    \"pid\": NUMBER, \"since\": \"YYYY-MM-DDTHH:MM:SSZ\" (UTC),\n"
-    "                    \"actions\": [{\"action\": STRING, \"backend\": STRING|null,\n"
+    "                    \"actions\": [{\"action\": STRING, \"value\": STRING|null,\n"
+    "                                 \"backend\": STRING|null,\n"
     "                                 \"cpus\": STRING|null (CPU list, \"1,3-4\"),\n"
-    "                                 \"state\": \"applied\"|\"half-applied\"}]}],\n"
+    "                                 \"state\": \"applied\"|\"half-applied\",\n"
+    "                                 \"details\": OBJECT (the action's own)}]}],\n"
     "                 \"cpus\": [{\"cpu\": NUMBER, \"isolated_for\": [ID...]}],   by cpu\n"
     "                 \"orphans\": [{\"id\": STRING, \"action\": STRING,\n"
     "                              \"backend\": STRING}]}\n"
@@ -94,10 +97,14 @@ static void print_status_json(const char *state_dir, const struct node_status *s
 			json_object_object_add(
 			    ao, "action",
 			    json_object_new_string(nh_action_to_string((enum nh_action)a)));
+			json_object_object_add(ao, "value", json_str_or_null(ar->value));
 			json_object_object_add(ao, "backend", json_str_or_null(ar->backend));
 			json_object_object_add(ao, "cpus", json_str_or_null(ar->cpus));
 			json_object_object_add(ao, "state",
 					       json_object_new_string(action_state(ar)));
+			json_object_object_add(ao, "details",
+					       ar->details ? json_object_get(ar->details)
+							   : json_object_new_object());
 			json_object_array_add(actions, ao);
 		}
 		json_object_array_add(containers, o);
@@ -136,7 +143,7 @@ static void print_status_json(const char *state_dir, const struct node_status *s
 	fputc('\n', stdout);
 }
 
-#define STATUS_COLS 8
+#define STATUS_COLS 10
 
 /* Prints rows of STATUS_COLS cells, each column as wide as its widest cell, two spaces apart. */
 static void print_table(char *(*rows)[STATUS_COLS], size_t n)
@@ -171,7 +178,8 @@ static void print_status_text(const struct node_status *s)
 				n_lines += recs[i].actions[a].present;
 		char *(*table)[STATUS_COLS] = xcalloc(n_lines, sizeof(*table));
 		static const char *const header[STATUS_COLS] = {
-		    "CONTAINER", "POD", "NAME", "ACTION", "BACKEND", "CPUS", "SINCE", "STATE"};
+		    "CONTAINER", "POD",	 "NAME",  "ACTION", "VALUE",
+		    "BACKEND",	 "CPUS", "SINCE", "STATE",  "DETAILS"};
 		for (int k = 0; k < STATUS_COLS; k++)
 			table[0][k] = xstrdup(header[k]);
 		size_t line = 1;
@@ -192,10 +200,12 @@ static void print_status_text(const struct node_status *s)
 					     : xstrdup("-");
 				row[2] = xstrdup(r->container_name ? r->container_name : "-");
 				row[3] = xstrdup(nh_action_to_string((enum nh_action)a));
-				row[4] = xstrdup(ar->backend ? ar->backend : "-");
-				row[5] = xstrdup(ar->cpus && ar->cpus[0] ? ar->cpus : "-");
-				row[6] = xstrdup(since);
-				row[7] = xstrdup(action_state(ar));
+				row[4] = xstrdup(ar->value && ar->value[0] ? ar->value : "-");
+				row[5] = xstrdup(ar->backend ? ar->backend : "-");
+				row[6] = xstrdup(ar->cpus && ar->cpus[0] ? ar->cpus : "-");
+				row[7] = xstrdup(since);
+				row[8] = xstrdup(action_state(ar));
+				row[9] = status_details_summary(ar);
 			}
 		}
 		print_table(table, n_lines);

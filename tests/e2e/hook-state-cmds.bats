@@ -95,9 +95,9 @@ ISO_DATE='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z'
 	nh_assert_status 0
 	local lines
 	mapfile -t lines <<<"$output"
-	[[ ${lines[0]} =~ ^CONTAINER\ +POD\ +NAME\ +ACTION\ +BACKEND\ +CPUS\ +SINCE\ +STATE$ ]] ||
+	[[ ${lines[0]} =~ ^CONTAINER\ +POD\ +NAME\ +ACTION\ +VALUE\ +BACKEND\ +CPUS\ +SINCE\ +STATE\ +DETAILS$ ]] ||
 		nh_fail "header: ${lines[0]}"
-	[[ ${lines[1]} =~ ^$a\ +-\ +-\ +cpu-load-balancing\ +cgroup-v1\ +1\ +$ISO_DATE\ +applied$ ]] ||
+	[[ ${lines[1]} =~ ^$a\ +-\ +-\ +cpu-load-balancing\ +disable\ +cgroup-v1\ +1\ +$ISO_DATE\ +applied\ +-$ ]] ||
 		nh_fail "row: ${lines[1]}"
 	# Aligned: the header's columns start where the row's do.
 	nh_assert_eq "$(awk '{print index($0, "ACTION")}' <<<"${lines[0]}")" \
@@ -116,8 +116,8 @@ ISO_DATE='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z'
 		and .cpus == [{cpu: 1, isolated_for: [$id]}]
 		and (.containers[0] | .id == $id and .pid == $pid and .pod_namespace == null
 			and .pod_name == null and .container_name == null and (.since | test($re))
-			and .actions == [{action: "cpu-load-balancing", backend: "cgroup-v1", cpus: "1",
-				state: "applied"}])' <<<"$output" >/dev/null ||
+			and .actions == [{action: "cpu-load-balancing", value: "disable",
+				backend: "cgroup-v1", cpus: "1", state: "applied", details: {}}])' <<<"$output" >/dev/null ||
 		nh_fail "status --json:" "$output"
 
 	run --separate-stderr "$NODEHOOK_BIN" restore "$a"

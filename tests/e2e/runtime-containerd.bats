@@ -238,7 +238,7 @@ assert_node_unchanged() {
 	nh_assert_status 0
 	jq -e --arg id "$id" '.containers | length == 1 and .[0].id == $id
 		and .[0].pod_namespace == null and .[0].actions == [{action: "cpu-load-balancing",
-		backend: "cgroup-v1", cpus: "1", state: "applied"}]' <<<"$output" >/dev/null ||
+		value: "disable", backend: "cgroup-v1", cpus: "1", state: "applied", details: {}}]' <<<"$output" >/dev/null ||
 		nh_fail "nodehook status --json:" "$output"
 	jq -e --arg id "$id" '.cpus == [{cpu: 1, isolated_for: [$id]}]' <<<"$output" >/dev/null ||
 		nh_fail "nodehook status --json: cpus:" "$output"

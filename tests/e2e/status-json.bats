@@ -63,7 +63,8 @@ fake_ledger() {
 	# Written out of id order: the document lists containers by id.
 	fake_record nh-b ". + {pid: 4242, pod_namespace: \"default\", pod_name: \"web-0\",
 		container_name: \"app\", since: 1700000000} | .actions[$lb] = {applied: true,
-		backend: \"cgroup-v2\", cpus: \"2-3\", cgroup: \"/kubepods/pod1/nh-b\"}"
+		backend: \"cgroup-v2\", cpus: \"2-3\", cgroup: \"/kubepods/pod1/nh-b\",
+		value: \"true\", details: {moved: [1, 2], old: {\"1\": \"x\"}}}"
 	fake_record nh-a ".actions[$lb] = {applied: true, backend: \"cgroup-v1\", cpus: \"1,3\"}"
 	# An apply that did not finish.
 	fake_record nh-c ". + {pid: 77} | .actions[$lb] = {applied: false, backend: \"sched-domain\", cpus: \"1\"}"
@@ -90,16 +91,17 @@ fake_ledger() {
 	  "containers": [
 	    {"id": "nh-a", "pod_namespace": null, "pod_name": null, "container_name": null,
 	     "pid": 1, "since": "2020-09-13T12:26:40Z",
-	     "actions": [{"action": "cpu-load-balancing", "backend": "cgroup-v1", "cpus": "1,3", "state": "applied"}]},
+	     "actions": [{"action": "cpu-load-balancing", "value": null, "backend": "cgroup-v1", "cpus": "1,3", "state": "applied", "details": {}}]},
 	    {"id": "nh-b", "pod_namespace": "default", "pod_name": "web-0", "container_name": "app",
 	     "pid": 4242, "since": "2023-11-14T22:13:20Z",
-	     "actions": [{"action": "cpu-load-balancing", "backend": "cgroup-v2", "cpus": "2-3", "state": "applied"}]},
+	     "actions": [{"action": "cpu-load-balancing", "value": "true", "backend": "cgroup-v2", "cpus": "2-3", "state": "applied",
+	                  "details": {"moved": [1, 2], "old": {"1": "x"}}}]},
 	    {"id": "nh-c", "pod_namespace": null, "pod_name": null, "container_name": null,
 	     "pid": 77, "since": "2020-09-13T12:26:40Z",
-	     "actions": [{"action": "cpu-load-balancing", "backend": "sched-domain", "cpus": "1", "state": "half-applied"}]},
+	     "actions": [{"action": "cpu-load-balancing", "value": null, "backend": "sched-domain", "cpus": "1", "state": "half-applied", "details": {}}]},
 	    {"id": "nh-d", "pod_namespace": null, "pod_name": null, "container_name": null,
 	     "pid": 1, "since": "2020-09-13T12:26:40Z",
-	     "actions": [{"action": "cpu-load-balancing", "backend": null, "cpus": null, "state": "half-applied"}]},
+	     "actions": [{"action": "cpu-load-balancing", "value": null, "backend": null, "cpus": null, "state": "half-applied", "details": {}}]},
 	    {"id": "nh-e", "pod_namespace": null, "pod_name": null, "container_name": null,
 	     "pid": 1, "since": "-", "actions": []}
 	  ],
@@ -120,6 +122,8 @@ fake_ledger() {
 		"$(jq -r 'keys_unsorted | join(" ")' <<<"$output")" "top-level members, in order"
 	nh_assert_eq "id pod_namespace pod_name container_name pid since actions" \
 		"$(jq -r '.containers[0] | keys_unsorted | join(" ")' <<<"$output")" "container members, in order"
+	nh_assert_eq "action value backend cpus state details" \
+		"$(jq -r '.containers[0].actions[0] | keys_unsorted | join(" ")' <<<"$output")" "action members, in order"
 }
 
 @test "status --json, fake state: an unreadable record is reported and status exits 1, still printing the others" {
@@ -133,7 +137,7 @@ fake_ledger() {
 	nh_assert_json_eq '{"version": 1, "state_dir": "'"$FSTATE"'",
 	  "containers": [{"id": "nh-a", "pod_namespace": null, "pod_name": null, "container_name": null,
 	    "pid": 1, "since": "2020-09-13T12:26:40Z",
-	    "actions": [{"action": "cpu-load-balancing", "backend": "cgroup-v1", "cpus": "1", "state": "applied"}]}],
+	    "actions": [{"action": "cpu-load-balancing", "value": null, "backend": "cgroup-v1", "cpus": "1", "state": "applied", "details": {}}]}],
 	  "cpus": [{"cpu": 1, "isolated_for": ["nh-a"]}], "orphans": []}' "$output" "status --json"
 }
 
@@ -175,7 +179,7 @@ ISO_DATE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$'
 	norm=$(jq --arg c "$c" '.containers[] |= (.since = "SINCE" | if .id == $c then .pid = "PID" else . end)' <<<"$output")
 	pa=$(runc state "$a" | jq .pid)
 	pb=$(runc state "$b" | jq .pid)
-	local applied='[{"action": "cpu-load-balancing", "backend": "cgroup-v1", "cpus": "1", "state": "applied"}]'
+	local applied='[{"action": "cpu-load-balancing", "value": "disable", "backend": "cgroup-v1", "cpus": "1", "state": "applied", "details": {}}]'
 	nh_assert_json_eq '{
 	  "version": 1,
 	  "state_dir": "'"$NH_STATE"'",
@@ -186,7 +190,7 @@ ISO_DATE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$'
 	     "pid": '"$pb"', "since": "SINCE", "actions": '"$applied"'},
 	    {"id": "'"$c"'", "pod_namespace": null, "pod_name": null, "container_name": null,
 	     "pid": "PID", "since": "SINCE",
-	     "actions": [{"action": "cpu-load-balancing", "backend": "cgroup-v1", "cpus": "1", "state": "half-applied"}]}
+	     "actions": [{"action": "cpu-load-balancing", "value": "disable", "backend": "cgroup-v1", "cpus": "1", "state": "half-applied", "details": {}}]}
 	  ],
 	  "cpus": [{"cpu": 1, "isolated_for": ["'"$a"'", "'"$b"'", "'"$c"'"]}],
 	  "orphans": [{"id": "'"$o"'", "action": "cpu-load-balancing", "backend": "cgroup-v1"}]

@@ -441,7 +441,7 @@ static int apply_as_hook(struct lbt *t, const char *backend, struct lbt_ctr *c,
 {
 	struct node_config config = lbt_config(backend);
 	int r = lifecycle_apply(t->store, &config, &c->info, &c->rec, NH_ACTION_CPU_LOAD_BALANCING,
-				err);
+				"disable", err);
 	return r < 0 ? r : 0;
 }
 

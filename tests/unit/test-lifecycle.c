@@ -19,6 +19,7 @@
 #include "cleanup.h"
 #include "lifecycle.h"
 #include "node_context.h"
+#include "status.h"
 #include "sysroot.h"
 #include "test-lb_util.h"
 #include "xalloc.h"
@@ -101,7 +102,8 @@ static void start_ok_at(struct fixture *f, struct lbt_ctr *c, const char *id, co
 {
 	record_open_ok_at(f, c, id, cpus, pid, file, line);
 	_cleanup_error_ struct nh_error *err = NULL;
-	int r = lifecycle_apply(f->t.store, &f->config, &c->info, &c->rec, f->action, &err);
+	int r =
+	    lifecycle_apply(f->t.store, &f->config, &c->info, &c->rec, f->action, "disable", &err);
 	tu_assert_ok(r, &err, file, line);
 	_assert_int_equal((LargestIntegralType)r, 1, file, line);
 }
@@ -225,7 +227,8 @@ static void test_record_open_same_process(void **state)
 	assert_true(c.rec.actions[f.action].applied);
 	assert_snapshot(isolated, &f.t);
 	_cleanup_error_ struct nh_error *err = NULL;
-	assert_int_equal(lifecycle_apply(f.t.store, &f.config, &c.info, &c.rec, f.action, &err), 0);
+	assert_int_equal(
+	    lifecycle_apply(f.t.store, &f.config, &c.info, &c.rec, f.action, "disable", &err), 0);
 	assert_null(err);
 	assert_snapshot(isolated, &f.t);
 	lbt_ctr_clear(&c);
@@ -266,7 +269,8 @@ static void record_of_earlier_container_undone_first(pid_t later_pid,
 	assert_false(c.rec.actions[f.action].present);
 
 	_cleanup_error_ struct nh_error *err = NULL;
-	assert_int_equal(lifecycle_apply(f.t.store, &f.config, &c.info, &c.rec, f.action, &err), 1);
+	assert_int_equal(
+	    lifecycle_apply(f.t.store, &f.config, &c.info, &c.rec, f.action, "disable", &err), 1);
 	assert_balanced(&f, "bb-b");
 	lbt_ctr_clear(&c);
 	undo_stored_ok(&f, "a");
@@ -337,10 +341,11 @@ static void test_apply_failure_rolled_back(void **state)
 	struct lbt_ctr c;
 	record_open_ok(&f, &c, "a", "0-3", 201);
 	_cleanup_error_ struct nh_error *err = NULL;
-	assert_error(lifecycle_apply(f.t.store, &f.config, &c.info, &c.rec, f.action, &err), &err,
-		     EBUSY,
-		     "cannot take every online CPU out of load balancing: no housekeeping CPU "
-		     "would be left");
+	assert_error(
+	    lifecycle_apply(f.t.store, &f.config, &c.info, &c.rec, f.action, "disable", &err), &err,
+	    EBUSY,
+	    "cannot take every online CPU out of load balancing: no housekeeping CPU "
+	    "would be left");
 	/* Rolled back: the node, the ledger, the record on disk and in memory. */
 	assert_snapshot(before, &f.t);
 	assert_false(lbt_has_doc(&f.t, LEDGER));
@@ -366,8 +371,9 @@ static void test_apply_rollback_fails_record_stays(void **state)
 	_cleanup_free_ char *msg = xasprintf(
 	    "write '4654' to %s" SD "/cpu2/domain0/flags: Read-only file system", f.t.root);
 	/* The apply's error, not the rollback's. */
-	assert_error(lifecycle_apply(f.t.store, &f.config, &c.info, &c.rec, f.action, &err), &err,
-		     EROFS, msg);
+	assert_error(
+	    lifecycle_apply(f.t.store, &f.config, &c.info, &c.rec, f.action, "disable", &err), &err,
+	    EROFS, msg);
 	assert_balanced(&f, "b-bb");
 	/* The record stays for gc: present, not applied; and so does the ledger. */
 	struct container_record rec = {0};
@@ -509,6 +515,7 @@ static struct fake_state {
 	int fail_undo[NH_ACTION__MAX];	/* an errno: undo fails with it, before its change */
 	char log[1024];
 	bool record_missing_in_undo;
+	char undo_value[NH_ACTION__MAX][32]; /* ctx->value each undo saw */
 } fake;
 
 const struct action_ops *__real_action_lookup(enum nh_action a);
@@ -525,21 +532,37 @@ static char *fake_path(enum nh_action a)
 	return xasprintf("/fake/%s", nh_action_to_string(a));
 }
 
+/* The value fake_start_all() asks each action for: "v<N>" (the fake's grammar: "true",
+ * "false", "v<digits>", and "old" as a deprecated spelling). */
+static const char *fake_value(int a)
+{
+	static const char *const values[] = {"v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7"};
+	return values[a % 8];
+}
+
 static int fake_apply(struct action_context *ctx, struct nh_error **err)
 {
 	enum nh_action a = ctx->action;
 	fake_log("apply", a);
-	struct action_record *ar = &ctx->record->actions[a];
+	struct action_record *ar = action_record_of(ctx);
+	ar->present = true;
 	free(ar->backend);
+	ar->backend = xstrdup("fake");
 	free(ar->cpus);
-	*ar = (struct action_record){.present = true,
-				     .backend = xstrdup("fake"),
-				     .cpus = cpuset_format_list(&ctx->container->cpus)};
+	ar->cpus = cpuset_format_list(&ctx->container->cpus);
+	/* What it changed, as an action says it: the value it saw and the setting's old value. */
+	json_object *details = action_details_reset(ctx);
+	json_object_object_add(details, "value_seen",
+			       json_object_new_string(ctx->value ? ctx->value : "(null)"));
+	json_object *files = json_object_new_array();
+	_cleanup_free_ char *path = fake_path(a);
+	json_object_array_add(files, json_object_new_string(path));
+	json_object_object_add(details, "files", files);
+	json_object_object_add(details, "old", json_object_new_string("original"));
 	int r = action_record_save(ctx, err);
 	if (r < 0)
 		return r;
 	action_crash_point();
-	_cleanup_free_ char *path = fake_path(a);
 	lbt_put(fake.t, path, FAKE_CHANGED);
 	action_crash_point();
 	if (fake.fail_apply[a])
@@ -552,6 +575,8 @@ static int fake_undo(struct action_context *ctx, struct nh_error **err)
 {
 	enum nh_action a = ctx->action;
 	fake_log("undo", a);
+	snprintf(fake.undo_value[a], sizeof(fake.undo_value[a]), "%s",
+		 ctx->value ? ctx->value : "(null)");
 	if (!lbt_has_record(fake.t, ctx->record->id))
 		fake.record_missing_in_undo = true;
 	if (fake.fail_undo[a])
@@ -569,7 +594,14 @@ static int fake_parse_value(const char *value, const char **ret_note, struct nh_
 		return 1;
 	if (strcmp(value, "false") == 0)
 		return 0;
-	return nh_error_set(err, EINVAL, "expected true or false");
+	if (strcmp(value, "old") == 0) {
+		*ret_note = "value \"old\" is deprecated";
+		return 1;
+	}
+	if (value[0] == 'v' && value[1] && strspn(value + 1, "0123456789") == strlen(value + 1))
+		return 1;
+	return nh_error_set(
+	    err, EINVAL, "invalid value '%.64s' (expected \"true\", \"false\" or \"v<N>\")", value);
 }
 
 static int fake_check(const struct container_info *c, struct nh_error **err)
@@ -582,6 +614,7 @@ static const struct action_ops fake_ops = {
     .check = fake_check,
     .apply = fake_apply,
     .undo = fake_undo,
+    .follows_cpus = true,
 };
 
 const struct action_ops *__wrap_action_lookup(enum nh_action a)
@@ -621,7 +654,7 @@ static void fake_start_all(struct fixture *f, struct lbt_ctr *c, const char *id,
 	for (int a = 0; a < NH_ACTION__MAX; a++) {
 		_cleanup_error_ struct nh_error *err = NULL;
 		assert_int_equal(lifecycle_apply(f->t.store, &f->config, &c->info, &c->rec,
-						 (enum nh_action)a, &err),
+						 (enum nh_action)a, fake_value(a), &err),
 				 1);
 		assert_null(err);
 	}
@@ -651,8 +684,9 @@ static void apply_fails(struct fixture *f, struct lbt_ctr *c, int undo_errno)
 	_cleanup_error_ struct nh_error *err = NULL;
 	_cleanup_free_ char *msg =
 	    xasprintf("fake %s: apply failed", nh_action_to_string(f->action));
-	assert_error(lifecycle_apply(f->t.store, &f->config, &c->info, &c->rec, f->action, &err),
-		     &err, EIO, msg);
+	assert_error(
+	    lifecycle_apply(f->t.store, &f->config, &c->info, &c->rec, f->action, "disable", &err),
+	    &err, EIO, msg);
 }
 
 static void test_fake_apply_failure_rolled_back(void **state)
@@ -760,7 +794,8 @@ static void test_fake_update_is_undo_then_apply(void **state)
 	struct lbt_ctr c;
 	record_open_ok(&f, &c, "a", "1", 0);
 	_cleanup_error_ struct nh_error *err = NULL;
-	assert_int_equal(lifecycle_apply(f.t.store, &f.config, &c.info, &c.rec, f.action, &err), 1);
+	assert_int_equal(
+	    lifecycle_apply(f.t.store, &f.config, &c.info, &c.rec, f.action, "disable", &err), 1);
 
 	/* A backend other than cgroup v1: undone for the old CPUs, applied for the new. */
 	fake.log[0] = '\0';
@@ -851,6 +886,229 @@ static void test_fake_start_events(void **state)
 	fake_teardown(&f);
 }
 
+/* The action framework: the value that asked reaches apply and undo through the record, and
+ * the details an action writes come back from disk as it wrote them. */
+static void test_fake_value_details_round_trip(void **state)
+{
+	(void)state;
+	struct fixture f;
+	fake_setup(&f);
+	_cleanup_free_ char *before = lbt_snapshot(&f.t);
+	struct lbt_ctr c;
+	fake_start_all(&f, &c, "a", "1-2");
+	lbt_ctr_clear(&c);
+	struct container_record rec = {0};
+	_cleanup_error_ struct nh_error *err = NULL;
+	assert_int_equal(state_record_read(f.t.store, "a", &rec, &err), 1);
+	for (int a = 0; a < NH_ACTION__MAX; a++) {
+		const struct action_record *ar = &rec.actions[a];
+		assert_true(ar->present && ar->applied);
+		assert_string_equal(ar->value, fake_value(a));
+		assert_non_null(ar->details);
+		_cleanup_free_ char *want = xasprintf(
+		    "{\"value_seen\":\"%s\",\"files\":[\"/fake/%s\"],\"old\":\"original\"}",
+		    fake_value(a), nh_action_to_string((enum nh_action)a));
+		assert_string_equal(
+		    json_object_to_json_string_ext(ar->details, JSON_C_TO_STRING_PLAIN |
+								    JSON_C_TO_STRING_NOSLASHESCAPE),
+		    want);
+		/* status's one-line summary, generic over whatever the action wrote. */
+		_cleanup_free_ char *summary = status_details_summary(ar);
+		_cleanup_free_ char *want_summary =
+		    xasprintf("value_seen=%s files=/fake/%s old=original", fake_value(a),
+			      nh_action_to_string((enum nh_action)a));
+		assert_string_equal(summary, want_summary);
+	}
+	/* Undo (gc's: from the stored record) is told the value too. */
+	undo_stored_ok(&f, "a");
+	for (int a = 0; a < NH_ACTION__MAX; a++)
+		assert_string_equal(fake.undo_value[a], fake_value(a));
+	assert_snapshot(before, &f.t);
+	/* An action without details shows "-". */
+	json_object_put(rec.actions[0].details);
+	rec.actions[0].details = NULL;
+	_cleanup_free_ char *none = status_details_summary(&rec.actions[0]);
+	assert_string_equal(none, "-");
+	container_record_clear(&rec);
+	fake_teardown(&f);
+}
+
+/* status's summary of details: arrays of scalars joined, long arrays and objects by size. */
+static void test_details_summary(void **state)
+{
+	(void)state;
+	struct action_record ar = {
+	    .details = json_tokener_parse(
+		"{\"cpus\": {\"1\": \"0\", \"2\": \"n/a\"}, \"moved\": [1, 2, 3],"
+		" \"refused\": [1,2,3,4,5,6,7,8,9], \"rows\": [{\"a\": 1}],"
+		" \"noop\": true, \"empty\": [], \"why\": null}")};
+	assert_non_null(ar.details);
+	_cleanup_free_ char *summary = status_details_summary(&ar);
+	assert_string_equal(summary,
+			    "cpus={2} moved=1,2,3 refused=[9] rows=[1] noop=true empty= why=null");
+	json_object_put(ar.details);
+}
+
+/* lifecycle_start with the node config and the spec written here: every action asked for with
+ * value, each action's on_error from on_error[] ("fail" or "log"). */
+static void start_setup(struct fixture *f, const char *value, const char *const on_error[])
+{
+	_cleanup_free_ char *actions = xstrdup("");
+	_cleanup_free_ char *annotations = xstrdup("");
+	for (int a = 0; a < NH_ACTION__MAX; a++) {
+		const char *name = nh_action_to_string((enum nh_action)a);
+		char *next = xasprintf("%s%s\"%s\": {\"on_error\": \"%s\"}", actions, a ? ", " : "",
+				       name, on_error[a]);
+		free(actions);
+		actions = next;
+		next = xasprintf("%s%s\"%s.nodehook.io\": \"%s\"", annotations, a ? ", " : "", name,
+				 value);
+		free(annotations);
+		annotations = next;
+	}
+	_cleanup_free_ char *config = xasprintf(
+	    "{\"state_dir\": \"%s" LBT_STATE "\", \"actions\": {%s}}", f->t.root, actions);
+	lbt_put(&f->t, "/etc/node.json", config);
+	_cleanup_free_ char *config_path = xasprintf("%s/etc/node.json", f->t.root);
+	setenv(NODE_CONFIG_ENV, config_path, 1);
+	_cleanup_free_ char *spec = xasprintf(
+	    "{\"ociVersion\": \"1.0.2\", \"linux\": {\"resources\": {\"cpu\": {\"cpus\": \"1\"}}}, "
+	    "\"annotations\": {%s}}",
+	    annotations);
+	lbt_put(&f->t, "/bundle/config.json", spec);
+}
+
+static void start_cleanup(struct fixture *f)
+{
+	unsetenv(NODE_CONFIG_ENV);
+	_cleanup_free_ char *etc = xasprintf("%s/etc", f->t.root);
+	_cleanup_free_ char *bundle = xasprintf("%s/bundle", f->t.root);
+	tu_rm_rf(etc);
+	tu_rm_rf(bundle);
+}
+
+/* One lifecycle_start as the hook runs it; returns its result, events in *ev. */
+static int start_once(struct fixture *f, struct lifecycle_events *ev, struct nh_error **err)
+{
+	state_store_unlock(f->t.store);
+	_cleanup_free_ char *bundle = xasprintf("%s/bundle", f->t.root);
+	struct oci_state st = {.id = (char *)"a", .bundle = bundle};
+	_cleanup_node_context_ struct node_context *node = NULL;
+	assert_ok(node_context_open(&node, err), err);
+	int r = lifecycle_start(node, &st, ev, err);
+	node = node_context_free(TAKE_PTR(node));
+	_cleanup_error_ struct nh_error *lock_err = NULL;
+	assert_ok(state_store_lock(f->t.store, true, &lock_err), &lock_err);
+	return r;
+}
+
+static const char *const all_fail[NH_ACTION__MAX] = {[0 ... NH_ACTION__MAX - 1] = "fail"};
+
+static void test_fake_start_values(void **state)
+{
+	(void)state;
+	struct fixture f;
+	fake_setup(&f);
+	_cleanup_free_ char *before = lbt_snapshot(&f.t);
+	_cleanup_error_ struct nh_error *err = NULL;
+
+	/* Junk: the start fails naming the key and the accepted values; nothing is applied. */
+	start_setup(&f, "v1 junk", all_fail);
+	{
+		_cleanup_(lifecycle_events_clear) struct lifecycle_events ev = {0};
+		_cleanup_free_ char *msg = xasprintf(
+		    "annotation '%s.nodehook.io': invalid value 'v1 junk' (expected \"true\", "
+		    "\"false\" or \"v<N>\")",
+		    nh_action_to_string(0));
+		assert_error(start_once(&f, &ev, &err), &err, EINVAL, msg);
+		assert_string_equal(fake.log, "");
+		assert_false(lbt_has_record(&f.t, "a"));
+	}
+	start_cleanup(&f);
+
+	/* A deprecated spelling: accepted, a note per action, and the value recorded as asked. */
+	start_setup(&f, "old", all_fail);
+	{
+		_cleanup_(lifecycle_events_clear) struct lifecycle_events ev = {0};
+		assert_ok(start_once(&f, &ev, &err), &err);
+		assert_int_equal(ev.n, 2 * NH_ACTION__MAX);
+		for (int a = 0; a < NH_ACTION__MAX; a++) {
+			assert_int_equal(ev.v[a].kind, LIFECYCLE_NOTE);
+			assert_int_equal(ev.v[a].action, a);
+			assert_string_equal(ev.v[a].text, "value \"old\" is deprecated");
+			assert_int_equal(ev.v[NH_ACTION__MAX + a].kind, LIFECYCLE_APPLIED);
+		}
+		struct container_record rec = {0};
+		for (int a = 0; a < NH_ACTION__MAX; a++) {
+			stored_action(&f, "a", &rec);
+			assert_string_equal(rec.actions[a].value, "old");
+			container_record_clear(&rec);
+		}
+	}
+	undo_stored_ok(&f, "a");
+	start_cleanup(&f);
+	assert_snapshot(before, &f.t);
+	fake_teardown(&f);
+}
+
+/* on_error is per action: the first action fails under "log" and the start goes on with the
+ * others; then the last fails under "fail": the start fails and the actions applied before it
+ * are undone with it (the container will not start), leaving the node as it was. */
+static void test_fake_start_on_error_per_action(void **state)
+{
+	(void)state;
+	struct fixture f;
+	fake_setup(&f);
+	_cleanup_free_ char *before = lbt_snapshot(&f.t);
+	_cleanup_error_ struct nh_error *err = NULL;
+	const char *on_error[NH_ACTION__MAX];
+	for (int a = 0; a < NH_ACTION__MAX; a++)
+		on_error[a] = a == 0 ? "log" : "fail";
+
+	start_setup(&f, "v1", on_error);
+	fake.fail_apply[0] = EIO;
+	{
+		_cleanup_(lifecycle_events_clear) struct lifecycle_events ev = {0};
+		assert_ok(start_once(&f, &ev, &err), &err);
+		assert_int_equal(ev.n, NH_ACTION__MAX);
+		assert_int_equal(ev.v[0].kind, LIFECYCLE_REFUSED);
+		assert_int_equal(ev.v[0].action, 0);
+		for (int a = 1; a < NH_ACTION__MAX; a++)
+			assert_int_equal(ev.v[a].kind, LIFECYCLE_APPLIED);
+		/* The failed one was rolled back on its own; the others hold. */
+		_cleanup_free_ char *path = fake_path(0);
+		lbt_assert_file(&f.t, path, FAKE_ORIGINAL, __FILE__, __LINE__);
+		for (int a = 1; a < NH_ACTION__MAX; a++) {
+			_cleanup_free_ char *p = fake_path((enum nh_action)a);
+			lbt_assert_file(&f.t, p, FAKE_CHANGED, __FILE__, __LINE__);
+		}
+	}
+	if (lbt_has_record(&f.t, "a"))
+		undo_stored_ok(&f, "a");
+	start_cleanup(&f);
+	assert_snapshot(before, &f.t);
+
+	/* The last action fails under "fail". */
+	fake.fail_apply[0] = 0;
+	fake.fail_apply[NH_ACTION__MAX - 1] = EIO;
+	fake.log[0] = '\0';
+	start_setup(&f, "v1", all_fail);
+	{
+		_cleanup_(lifecycle_events_clear) struct lifecycle_events ev = {0};
+		_cleanup_free_ char *msg = xasprintf("%s ('%s.nodehook.io'): fake %s: apply failed",
+						     nh_action_to_string(NH_ACTION__MAX - 1),
+						     nh_action_to_string(NH_ACTION__MAX - 1),
+						     nh_action_to_string(NH_ACTION__MAX - 1));
+		assert_error(start_once(&f, &ev, &err), &err, EIO, msg);
+		_cleanup_free_ char *applied = fake_log_of("apply", false);
+		assert_true(strncmp(fake.log, applied, strlen(applied)) == 0);
+		assert_false(lbt_has_record(&f.t, "a"));
+	}
+	start_cleanup(&f);
+	assert_snapshot(before, &f.t);
+	fake_teardown(&f);
+}
+
 /* Crash points: the scenarios run in a child (lbt_crash_each_point) that SIGKILLs itself at the
  * nth crash point; gc's undo from what is on disk must then give the node back. */
 static int scenario_fake_apply(struct lbt *t)
@@ -864,7 +1122,8 @@ static int scenario_fake_apply(struct lbt *t)
 	_cleanup_error_ struct nh_error *err = NULL;
 	int r = lifecycle_record_begin(t->store, &f.config, &c.info, &c.rec, &err);
 	for (int a = 0; a < NH_ACTION__MAX && r >= 0; a++)
-		r = lifecycle_apply(t->store, &f.config, &c.info, &c.rec, (enum nh_action)a, &err);
+		r = lifecycle_apply(t->store, &f.config, &c.info, &c.rec, (enum nh_action)a, "true",
+				    &err);
 	if (r < 0)
 		fprintf(stderr, "apply: %s\n", err->msg);
 	lbt_ctr_clear(&c);
@@ -935,5 +1194,9 @@ int main(int argc, char **argv)
 	tu_suite_add_test(&s, test_fake_update_is_undo_then_apply);
 	tu_suite_add_test(&s, test_fake_start_events);
 	tu_suite_add_test(&s, test_fake_crash_points);
+	tu_suite_add_test(&s, test_fake_value_details_round_trip);
+	tu_suite_add_test(&s, test_details_summary);
+	tu_suite_add_test(&s, test_fake_start_values);
+	tu_suite_add_test(&s, test_fake_start_on_error_per_action);
 	return tu_suite_run(&s, "lifecycle");
 }

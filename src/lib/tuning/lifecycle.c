@@ -137,14 +137,6 @@ static bool record_empty(const struct container_record *rec)
 	return true;
 }
 
-static void action_record_forget(struct action_record *ar)
-{
-	free(ar->backend);
-	free(ar->cpus);
-	free(ar->cgroup);
-	*ar = (struct action_record){0};
-}
-
 /* Saves the record, or removes it when it holds no action any more. */
 static int record_sync(struct state_store *store, struct container_record *rec,
 		       struct nh_error **err)
@@ -154,16 +146,33 @@ static int record_sync(struct state_store *store, struct container_record *rec,
 	return state_record_write(store, rec, err);
 }
 
+/* Sets the value an apply starts from; value may be ar->value itself (update). */
+static void record_value_set(struct action_record *ar, const char *value)
+{
+	char *copy = value ? xstrdup(value) : NULL;
+	free(ar->value);
+	ar->value = copy;
+}
+
 static int apply_action(struct state_store *store, const struct node_config *config,
 			const struct container_info *c, struct container_record *rec,
-			enum nh_action a, struct lifecycle_events *ev, struct nh_error **err)
+			enum nh_action a, const char *value, struct lifecycle_events *ev,
+			struct nh_error **err)
 {
 	const struct action_ops *ops = action_lookup(a);
 	struct action_record *ar = &rec->actions[a];
 	if (ar->present && ar->applied)
 		return 0;
-	struct action_context ctx = {
-	    .store = store, .config = config, .container = c, .record = rec, .action = a};
+	/* The action marks itself present when it saves the record, before its first change:
+	 * an apply that fails before that changed nothing and has nothing to roll back. */
+	ar->applied = false;
+	record_value_set(ar, value);
+	struct action_context ctx = {.store = store,
+				     .config = config,
+				     .container = c,
+				     .record = rec,
+				     .action = a,
+				     .value = ar->value};
 	int r = ops->apply(&ctx, err);
 	if (r < 0) {
 		_cleanup_error_ struct nh_error *undo_err = NULL;
@@ -171,12 +180,13 @@ static int apply_action(struct state_store *store, const struct node_config *con
 			event_add(ev, LIFECYCLE_ROLLBACK_FAILED, a, NULL, undo_err->msg, NULL, 0);
 			return r;
 		}
-		action_record_forget(ar);
+		action_record_clear(ar);
 		_cleanup_error_ struct nh_error *sync_err = NULL;
 		if (record_sync(store, rec, &sync_err) < 0)
 			event_add(ev, LIFECYCLE_RECORD_NOT_SYNCED, a, NULL, sync_err->msg, NULL, 0);
 		return r;
 	}
+	ar->present = true;
 	ar->applied = true;
 	r = state_record_write(store, rec, err);
 	return r < 0 ? r : 1;
@@ -184,9 +194,9 @@ static int apply_action(struct state_store *store, const struct node_config *con
 
 int lifecycle_apply(struct state_store *store, const struct node_config *config,
 		    const struct container_info *c, struct container_record *rec, enum nh_action a,
-		    struct nh_error **err)
+		    const char *value, struct nh_error **err)
 {
-	return apply_action(store, config, c, rec, a, NULL, err);
+	return apply_action(store, config, c, rec, a, value, NULL, err);
 }
 
 int lifecycle_undo(struct state_store *store, const struct node_config *config,
@@ -196,13 +206,16 @@ int lifecycle_undo(struct state_store *store, const struct node_config *config,
 		if (!rec->actions[a].present)
 			continue;
 		const struct action_ops *ops = action_lookup((enum nh_action)a);
-		struct action_context ctx = {
-		    .store = store, .config = config, .record = rec, .action = (enum nh_action)a};
+		struct action_context ctx = {.store = store,
+					     .config = config,
+					     .record = rec,
+					     .action = (enum nh_action)a,
+					     .value = rec->actions[a].value};
 		int r = ops->undo(&ctx, err);
 		if (r < 0)
 			return nh_error_wrap(err, "undo %s",
 					     nh_action_to_string((enum nh_action)a));
-		action_record_forget(&rec->actions[a]);
+		action_record_clear(&rec->actions[a]);
 		r = record_sync(store, rec, err);
 		if (r < 0)
 			return r;
@@ -210,17 +223,18 @@ int lifecycle_undo(struct state_store *store, const struct node_config *config,
 	return state_record_remove(store, rec->id, err);
 }
 
-int lifecycle_update_cpus(struct state_store *store, const struct node_config *config,
-			  struct container_record *rec, const struct cpuset *new_cpus,
-			  struct nh_error **err)
+/* Makes one action follow new CPUs: 1 moved, 0 nothing to do. */
+static int update_action(struct state_store *store, const struct node_config *config,
+			 struct container_record *rec, enum nh_action a,
+			 const struct cpuset *new_cpus, struct nh_error **err)
 {
-	enum nh_action a = NH_ACTION_CPU_LOAD_BALANCING;
+	const struct action_ops *ops = action_lookup(a);
 	struct action_record *ar = &rec->actions[a];
-	if (!ar->present || !ar->applied || !ar->cpus)
+	if (!ops->follows_cpus || !ar->present || !ar->applied || !ar->cpus)
 		return 0;
 	_cleanup_cpuset_ struct cpuset old = {0};
 	if (cpuset_parse_list(ar->cpus, &old, err) < 0)
-		return nh_error_wrap(err, "record of %s", rec->id);
+		return nh_error_wrap(err, "record of %s: %s", rec->id, nh_action_to_string(a));
 	if (cpuset_equal(&old, new_cpus))
 		return 0;
 
@@ -230,19 +244,46 @@ int lifecycle_update_cpus(struct state_store *store, const struct node_config *c
 	cpuset_copy(&cpus, new_cpus);
 	struct container_info c = {
 	    .id = rec->id, .pid = rec->pid, .has_cpus = true, .cpus = cpus, .exclusive = true};
-	const struct action_ops *ops = action_lookup(a);
-	struct action_context ctx = {
-	    .store = store, .config = config, .container = &c, .record = rec, .action = a};
+	struct action_context ctx = {.store = store,
+				     .config = config,
+				     .container = &c,
+				     .record = rec,
+				     .action = a,
+				     .value = ar->value};
 	int r = 0;
-	if (!ar->backend || strcmp(ar->backend, "cgroup-v1") != 0)
+	if (ops->update) {
+		r = ops->update(&ctx, err);
+	} else {
 		r = ops->undo(&ctx, err);
-	if (r == 0)
-		r = ops->apply(&ctx, err);
+		if (r >= 0)
+			r = ops->apply(&ctx, err);
+	}
 	if (r < 0)
 		return nh_error_wrap(err, "%s follows the new CPUs", nh_action_to_string(a));
+	ar->present = true;
 	ar->applied = true;
 	r = state_record_write(store, rec, err);
 	return r < 0 ? r : 1;
+}
+
+int lifecycle_update_cpus(struct state_store *store, const struct node_config *config,
+			  struct container_record *rec, const struct cpuset *new_cpus,
+			  struct nh_error **err)
+{
+	/* Every action is tried, in apply order: one that cannot follow does not keep the others
+	 * on the old CPUs. The first error is returned. */
+	int moved = 0, failed = 0;
+	for (int a = 0; a < NH_ACTION__MAX; a++) {
+		_cleanup_error_ struct nh_error *e = NULL;
+		int r = update_action(store, config, rec, (enum nh_action)a, new_cpus, &e);
+		if (r < 0 && !failed) {
+			failed = r;
+			*err = TAKE_PTR(e);
+		}
+		if (r > 0)
+			moved = 1;
+	}
+	return failed ? failed : moved;
 }
 
 int lifecycle_guard(struct state_store *store, const struct node_config *config,
@@ -449,6 +490,23 @@ static int decide(const struct node_config *config, const struct container_info 
 	return 0;
 }
 
+/* An action failed and on_error is "fail": the container will not start, so the actions
+ * applied before it (earlier in apply order) are undone now rather than left to gc. */
+static int fail_start(struct node_context *node, struct container_record *rec,
+		      struct nh_error **err)
+{
+	int r = -(*err)->errnum;
+	if (record_empty(rec))
+		return r;
+	_cleanup_error_ struct nh_error *undo_err = NULL;
+	if (lifecycle_undo(node->store, node->config, rec, &undo_err) < 0)
+		nh_error_append(err,
+				"; undoing the actions applied before it failed too (%s): the "
+				"record stays for 'nodehook gc'",
+				undo_err->msg);
+	return r;
+}
+
 int lifecycle_start(struct node_context *node, const struct oci_state *state,
 		    struct lifecycle_events *ev, struct nh_error **err)
 {
@@ -492,12 +550,12 @@ int lifecycle_start(struct node_context *node, const struct oci_state *state,
 		if (!want[a])
 			continue;
 		_cleanup_error_ struct nh_error *apply_err = NULL;
-		r = apply_action(node->store, config, c, &rec, a, ev, &apply_err);
+		r = apply_action(node->store, config, c, &rec, a, req[a].value, ev, &apply_err);
 		if (r < 0) {
 			r = refuse(config, a, req[a].key, apply_err->msg, apply_err->errnum, ev,
 				   err);
 			if (r < 0)
-				return r;
+				return fail_start(node, &rec, err);
 			continue;
 		}
 		if (r == 0) {

@@ -32,13 +32,14 @@ int lifecycle_record_begin(struct state_store *store, const struct node_config *
 			   const struct container_info *c, struct container_record *ret,
 			   struct nh_error **err);
 
-/* Applies one action: returns 1 when applied now, 0 when it was applied already (left as it
- * is: the hook may run twice). On failure, whatever was applied is rolled back (if the rollback
- * fails too, the record is kept for gc; lifecycle_start() reports it), and the first error is
- * returned. */
+/* Applies one action, asked for with the annotation value `value` (already accepted by the
+ * action's parse_value; kept in the record): returns 1 when applied now, 0 when it was applied
+ * already (left as it is: the hook may run twice). On failure, whatever was applied is rolled back
+ * (if the rollback fails too, the record is kept for gc; lifecycle_start() reports it), and the
+ * first error is returned. */
 int lifecycle_apply(struct state_store *store, const struct node_config *config,
 		    const struct container_info *c, struct container_record *rec, enum nh_action a,
-		    struct nh_error **err) __attribute__((warn_unused_result));
+		    const char *value, struct nh_error **err) __attribute__((warn_unused_result));
 
 /* Undoes every action in the record, in reverse order, and removes the record once all of them
  * are undone. On failure the record stays, for a later restore or gc. */
@@ -47,9 +48,11 @@ int lifecycle_undo(struct state_store *store, const struct node_config *config,
     __attribute__((warn_unused_result));
 
 /* Makes the record's actions follow new CPUs (the runtime's `update` gave the container a new
- * cpuset): each applied action that works on the container's CPUs is applied again for
- * new_cpus. Backends that converge (cgroup v1) are re-applied in place; the others are undone
- * and applied again. Returns 1 if anything moved, 0 if nothing had to. */
+ * cpuset): each applied action that works on the container's CPUs (action_ops.follows_cpus)
+ * follows new_cpus, in apply order: through its update op where it has one (cpu-load-balancing
+ * on cgroup v1 converges in place), else undone and applied again with the recorded value.
+ * Every action is tried; the first error is returned. Returns 1 if anything moved, 0 if nothing
+ * had to. */
 int lifecycle_update_cpus(struct state_store *store, const struct node_config *config,
 			  struct container_record *rec, const struct cpuset *new_cpus,
 			  struct nh_error **err) __attribute__((warn_unused_result));
@@ -100,9 +103,12 @@ struct lifecycle_events {
 void lifecycle_events_clear(struct lifecycle_events *ev);
 
 /* createRuntime (and prestart): applies what the container's annotations ask for and the node
- * policy allows. Reads the bundle's config.json; fails on junk annotation values, and on a
- * refused or failed action whose on_error is "fail" ("<action> ('<key>'): <why>"). A container
- * that asks for nothing runs the guards, where nodehook has a state directory. ev may be NULL. */
+ * policy allows, action by action in apply order. Reads the bundle's config.json; fails on junk
+ * annotation values ("annotation '<key>': invalid value ... (expected ...)"), and on a refused
+ * or failed action whose on_error is "fail" ("<action> ('<key>'): <why>"): then the actions
+ * applied before it are undone too, since the container will not start. An action refused or
+ * failed under on_error "log" becomes an event and the others go on. A container that asks for
+ * nothing runs the guards, where nodehook has a state directory. ev may be NULL. */
 int lifecycle_start(struct node_context *node, const struct oci_state *state,
 		    struct lifecycle_events *ev, struct nh_error **err)
     __attribute__((warn_unused_result));

@@ -195,12 +195,19 @@ void container_record_clear(struct container_record *r)
 	free(r->pod_namespace);
 	free(r->pod_name);
 	free(r->container_name);
-	for (int a = 0; a < NH_ACTION__MAX; a++) {
-		free(r->actions[a].backend);
-		free(r->actions[a].cpus);
-		free(r->actions[a].cgroup);
-	}
+	for (int a = 0; a < NH_ACTION__MAX; a++)
+		action_record_clear(&r->actions[a]);
 	*r = (struct container_record){0};
+}
+
+void action_record_clear(struct action_record *ar)
+{
+	free(ar->value);
+	free(ar->backend);
+	free(ar->cpus);
+	free(ar->cgroup);
+	json_object_put(ar->details);
+	*ar = (struct action_record){0};
 }
 
 void container_records_free(struct container_record *v, size_t n)
@@ -262,6 +269,9 @@ int state_record_write(struct state_store *s, const struct container_record *r,
 		add_str(o, "backend", ar->backend);
 		add_str(o, "cpus", ar->cpus);
 		add_str(o, "cgroup", ar->cgroup);
+		add_str(o, "value", ar->value);
+		if (ar->details)
+			json_object_object_add(o, "details", json_object_get(ar->details));
 		json_object_object_add(actions, nh_action_to_string((enum nh_action)a), o);
 	}
 	_cleanup_free_ char *rel = record_rel(r->id);
@@ -310,6 +320,15 @@ int state_record_read(struct state_store *s, const char *id, struct container_re
 			ar->backend = get_str(o, "backend");
 			ar->cpus = get_str(o, "cpus");
 			ar->cgroup = get_str(o, "cgroup");
+			ar->value = get_str(o, "value");
+			json_object *details = NULL;
+			if (json_object_object_get_ex(o, "details", &details) && details) {
+				if (!json_object_is_type(details, json_type_object))
+					return nh_error_set(err, EBADMSG,
+							    "%s/%s: %s: details is not an object",
+							    s->path, rel, name);
+				ar->details = json_object_get(details);
+			}
 		}
 	}
 	*ret = rec;

@@ -63,14 +63,22 @@ int state_doc_write(struct state_store *s, const char *name, json_object *doc,
 		    struct nh_error **err) __attribute__((warn_unused_result));
 int state_doc_remove(struct state_store *s, const char *name, struct nh_error **err);
 
-/* One container's record. */
+/* One container's record of one action. */
 struct action_record {
 	bool present;
 	bool applied; /* false: apply started and did not finish */
+	char *value;  /* the annotation value that asked for it, as accepted by parse_value */
 	char *backend;
 	char *cpus;
 	char *cgroup;
+	/* What the action changed, in its own words (a JSON object it alone writes and reads:
+	 * IRQs moved, per-CPU old values, cgroups...), or NULL. Persisted with the record and
+	 * shown by `nodehook status` as it is. Owned: one reference. */
+	json_object *details;
 };
+
+/* Frees what an action record holds and leaves it empty (not present). */
+void action_record_clear(struct action_record *ar);
 
 struct container_record {
 	char *id;

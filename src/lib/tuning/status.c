@@ -18,6 +18,53 @@ char *status_record_actions(const struct container_record *rec)
 	return strv_join(names, n, ", ");
 }
 
+static char *scalar_text(json_object *v)
+{
+	if (!v)
+		return xstrdup("null");
+	if (json_object_is_type(v, json_type_string))
+		return xstrdup(json_object_get_string(v));
+	return xstrdup(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
+}
+
+static bool is_scalar(json_object *v)
+{
+	return !v || (!json_object_is_type(v, json_type_object) &&
+		      !json_object_is_type(v, json_type_array));
+}
+
+#define SUMMARY_ARRAY_MAX 8
+
+static char *member_summary(json_object *v)
+{
+	if (is_scalar(v))
+		return scalar_text(v);
+	if (json_object_is_type(v, json_type_object))
+		return xasprintf("{%d}", json_object_object_length(v));
+	size_t n = json_object_array_length(v);
+	bool scalars = n <= SUMMARY_ARRAY_MAX;
+	for (size_t i = 0; i < n && scalars; i++)
+		scalars = is_scalar(json_object_array_get_idx(v, i));
+	if (!scalars)
+		return xasprintf("[%zu]", n);
+	_cleanup_strv_ char **parts = NULL;
+	for (size_t i = 0; i < n; i++)
+		strv_push(&parts, scalar_text(json_object_array_get_idx(v, i)));
+	return strv_join((const char *const *)parts, n, ",");
+}
+
+char *status_details_summary(const struct action_record *ar)
+{
+	if (!ar->details || json_object_object_length(ar->details) == 0)
+		return xstrdup("-");
+	_cleanup_strv_ char **parts = NULL;
+	json_object_object_foreach (ar->details, key, v) {
+		_cleanup_free_ char *text = member_summary(v);
+		strv_push(&parts, xasprintf("%s=%s", key, text));
+	}
+	return strv_join((const char *const *)parts, strv_length(parts), " ");
+}
+
 struct records {
 	struct container_record *v;
 	size_t n;

@@ -42,6 +42,12 @@ int status_collect(struct node_context *node, struct node_status *ret, struct nh
 void status_clear(struct node_status *s);
 #define _cleanup_node_status_ _cleanup_(status_clear)
 
+/* An action's details (action_record.details) in one line for a table: its members in order,
+ * "name=value", a scalar as it is, an array of scalars joined by "," (more than 8 elements: the
+ * count), an object or array of objects by its size ("{3}", "[3]"); "-" when there are none.
+ * Generic: no per-action code. Caller frees. */
+char *status_details_summary(const struct action_record *ar);
+
 /* "cpu-load-balancing, ..." for the actions present in a record. Caller frees. */
 char *status_record_actions(const struct container_record *rec);
 

@@ -19,6 +19,19 @@ int action_record_save(struct action_context *ctx, struct nh_error **err)
 	return state_record_write(ctx->store, ctx->record, err);
 }
 
+struct action_record *action_record_of(struct action_context *ctx)
+{
+	return &ctx->record->actions[ctx->action];
+}
+
+json_object *action_details_reset(struct action_context *ctx)
+{
+	struct action_record *ar = action_record_of(ctx);
+	json_object_put(ar->details);
+	ar->details = json_object_new_object();
+	return ar->details;
+}
+
 void action_crash_point(void)
 {
 	static long counter;

@@ -1,14 +1,25 @@
 /* The built-in tuning actions behind one small interface.
  *
- * Adding an action: one .c file here with a `const struct action_ops`, one row in
- * action_table() (action.c), one value in enum nh_action (nh_action.h), one test file.
+ * Adding an action: one .c file here with a `const struct action_ops`, one row in the table in
+ * action.c, one value and name in enum nh_action (base/nh_action.{c,h}; the enum order is the
+ * apply order), one test file. The node policy (enabled, allowed_namespaces, on_error), the
+ * annotation keys in every annotation domain, the record, status, restore and gc follow from
+ * the enum without further code.
  *
  * Contract, which the hook relies on to keep the node consistent under crashes and concurrency:
  * - apply and undo run with the state store locked exclusively (one lock for all of nodehook).
- * - apply fills ctx->record->actions[id] (backend, cpus, cgroup) and calls
- *   action_record_save() BEFORE its first change to the node, and writes the original value of
- *   every shared setting to its ledger (state_doc_write) before changing that setting. A hook
- *   killed at any point leaves records from which undo puts everything back.
+ * - Before apply, lifecycle has made ctx->record->actions[id] present, not applied, with
+ *   .value = ctx->value (the accepted annotation value); apply keeps .value and .present.
+ * - apply fills the rest of ctx->record->actions[id] (backend, cpus, cgroup, details: whatever
+ *   undo will need) and calls action_record_save() BEFORE its first change to the node, and
+ *   writes the original value of every shared setting to its ledger (state_doc_write) before
+ *   changing that setting. A hook killed at any point leaves records from which undo puts
+ *   everything back. What the action changed and that status should show (IRQs moved or
+ *   refused, per-CPU old values, cgroups) goes into .details (action_details_reset()), saved
+ *   again with action_record_save() as it grows.
+ * - Several actions on one container are applied in enum order and undone in reverse; each is
+ *   rolled back on its own when its apply fails, and the node policy's on_error applies per
+ *   action.
  * - undo works from the record and the ledger alone (the container's cgroup and process are
  *   gone at poststop), is idempotent, tolerates settings and cgroups that vanished, and never
  *   touches what another container still needs (reference counts in the ledger).
@@ -29,6 +40,10 @@ struct action_context {
 	const struct container_info *container; /* NULL in undo and guard-less paths */
 	struct container_record *record;	/* NULL in guard */
 	enum nh_action action;
+	/* The annotation value parse_value accepted (apply, update), or the record's (undo); NULL
+	 * in guard, and in undo of a synthesized orphan record. Apply parses it again for what it
+	 * means: parse_value said it is valid. */
+	const char *value;
 };
 
 /* Called by action_ops.holders for each container a ledger holds something for. */
@@ -37,8 +52,9 @@ typedef int (*action_holder_fn)(const char *id, const char *backend, void *userd
 
 struct action_ops {
 	enum nh_action id;
-	/* The annotation value: 1 = apply, 0 = explicitly nothing, -EINVAL = junk. *ret_note is
-	 * set (static string) for accepted but deprecated spellings. */
+	/* The annotation value: 1 = apply, 0 = explicitly nothing, -EINVAL = junk, with a one-line
+	 * error listing the accepted values (lifecycle adds the key). *ret_note is set (static
+	 * string) for accepted but deprecated spellings; the hook prints it as a warning. */
 	int (*parse_value)(const char *value, const char **ret_note, struct nh_error **err);
 	/* Whether the container can have this action (e.g. it has exclusive CPUs). */
 	int (*check)(const struct container_info *c, struct nh_error **err);
@@ -47,6 +63,13 @@ struct action_ops {
 	int (*undo)(struct action_context *ctx, struct nh_error **err)
 	    __attribute__((warn_unused_result));
 	int (*guard)(struct action_context *ctx, struct nh_error **err);
+	/* Whether the action works on the container's CPUs (.cpus in its record): when the
+	 * runtime's `update` gives the container new CPUs, lifecycle makes it follow them. */
+	bool follows_cpus;
+	/* Follow new CPUs (ctx->container->cpus; the old ones are in the record). NULL: lifecycle
+	 * undoes, then applies again with the record's value. Only for follows_cpus actions. */
+	int (*update)(struct action_context *ctx, struct nh_error **err)
+	    __attribute__((warn_unused_result));
 	/* Calls fn for every container id this action's ledgers hold something for, with the
 	 * backend that holds it, so that gc can find entries whose record was lost. NULL when the
 	 * action keeps no ledger. Reads only. */
@@ -59,6 +82,15 @@ const struct action_ops *action_lookup(enum nh_action id);
 /* Writes ctx->record to the store: call it before the first change to the node. */
 int action_record_save(struct action_context *ctx, struct nh_error **err)
     __attribute__((warn_unused_result));
+
+/* This action's record entry. */
+struct action_record *action_record_of(struct action_context *ctx);
+
+/* Replaces this action's details with a new empty object and returns it (owned by the record):
+ * apply calls it once, then adds members. Members are the action's own; keep them JSON scalars,
+ * arrays and small objects, named for an operator ("irqs_moved", "cgroups", ...): `nodehook
+ * status` shows them as they are (JSON) and summarised (text). */
+json_object *action_details_reset(struct action_context *ctx);
 
 /* A test hook for crash tests: when $NODEHOOK_TEST_CRASH_AT is N, the Nth call in this process
  * SIGKILLs the process. Call it between each recorded step and the change it records. */

@@ -125,6 +125,19 @@ static int undo(struct action_context *ctx, struct nh_error **err)
 	return b->undo(ctx, err);
 }
 
+/* New CPUs: cgroup v1 converges in place (apply sets the flags of the container's cpuset and
+ * the ledger follows); the others give the old CPUs back first. */
+static int update(struct action_context *ctx, struct nh_error **err)
+{
+	const struct action_record *ar = action_record_of(ctx);
+	if (!ar->backend || strcmp(ar->backend, "cgroup-v1") != 0) {
+		int r = undo(ctx, err);
+		if (r < 0)
+			return r;
+	}
+	return apply(ctx, err);
+}
+
 static int guard(struct action_context *ctx, struct nh_error **err)
 {
 	for (size_t i = 0; lb_backends[i]; i++) {
@@ -163,5 +176,7 @@ const struct action_ops cpu_load_balancing_ops = {
     .apply = apply,
     .undo = undo,
     .guard = guard,
+    .follows_cpus = true,
+    .update = update,
     .holders = holders,
 };
