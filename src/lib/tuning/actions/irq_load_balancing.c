@@ -12,7 +12,7 @@
  *            entry holds it)
  *   default  the CPUs nodehook took out of default_smp_affinity
  *   irqs     IRQ number -> the CPUs nodehook took out of its affinity
- *   report   container id -> what apply did, for status
+ * What apply did (IRQs moved, refused, left alone; irqbalance) is in the record's details.
  * A CPU goes into "default" or "irqs" only when it was in that affinity, before the write that
  * takes it out (write-ahead). Undo gives an affinity back the CPUs of its entry that no other
  * container still bans, and keeps the rest in the entry for the container that still does: a
@@ -102,7 +102,7 @@ static int banned_cpus(const char *mode, const struct cpuset *cpus, struct cpuse
 
 struct ledger {
 	json_object *doc;
-	json_object *banned, *irqs, *report; /* lent by doc */
+	json_object *banned, *irqs; /* lent by doc */
 };
 
 static void ledger_clear(struct ledger *l)
@@ -130,7 +130,6 @@ static int ledger_load(struct state_store *store, bool create, struct ledger *re
 	    .doc = doc,
 	    .banned = lb_json_child(doc, "banned", json_type_object),
 	    .irqs = lb_json_child(doc, "irqs", json_type_object),
-	    .report = lb_json_child(doc, "report", json_type_object),
 	};
 	return r;
 }
@@ -250,7 +249,7 @@ static int apply_default(struct action_context *ctx, struct ledger *l, const str
 }
 
 static int apply_irqs(struct action_context *ctx, struct ledger *l, const struct cpuset *banned,
-		      json_object *report, struct nh_error **err)
+		      json_object *details, struct nh_error **err)
 {
 	_cleanup_free_ unsigned *irqs = NULL;
 	size_t n_irqs = 0;
@@ -259,9 +258,9 @@ static int apply_irqs(struct action_context *ctx, struct ledger *l, const struct
 		return r;
 	json_object *moved = json_object_new_array(), *refused = json_object_new_array(),
 		    *left = json_object_new_array();
-	json_object_object_add(report, "moved", moved);
-	json_object_object_add(report, "refused", refused);
-	json_object_object_add(report, "left_alone", left);
+	json_object_object_add(details, "irqs_moved", moved);
+	json_object_object_add(details, "irqs_refused", refused);
+	json_object_object_add(details, "irqs_left_alone", left);
 
 	struct planned *plan = xcalloc(n_irqs + 1, sizeof(*plan));
 	size_t n = 0;
@@ -324,11 +323,10 @@ static int apply_irqs(struct action_context *ctx, struct ledger *l, const struct
 	return r < 0 ? r : 0;
 }
 
-/* The mode the annotation asked for. */
+/* The mode the annotation asked for ("true" is "disable"). */
 static const char *requested_mode(const struct action_context *ctx)
 {
-	const struct action_record *ar = &ctx->record->actions[ctx->action];
-	return ar->backend && strcmp(ar->backend, "housekeeping") == 0 ? "housekeeping" : "disable";
+	return ctx->value && strcmp(ctx->value, "housekeeping") == 0 ? "housekeeping" : "disable";
 }
 
 static int apply(struct action_context *ctx, struct nh_error **err)
@@ -338,14 +336,12 @@ static int apply(struct action_context *ctx, struct nh_error **err)
 	int r = banned_cpus(mode, &ctx->container->cpus, &banned, err);
 	if (r < 0)
 		return r;
-	struct action_record *ar = &ctx->record->actions[ctx->action];
-	_cleanup_free_ char *mode_copy = xstrdup(mode);
-	ar->present = true;
-	ar->applied = false;
-	free(ar->backend);
-	ar->backend = TAKE_PTR(mode_copy);
+	struct action_record *ar = action_record_of(ctx);
 	free(ar->cpus);
 	ar->cpus = cpuset_format_list(&ctx->container->cpus);
+	_cleanup_free_ char *banned_list = cpuset_format_list(&banned);
+	json_object *details = action_details_reset(ctx);
+	json_object_object_add(details, "banned_cpus", json_object_new_string(banned_list));
 	r = action_record_save(ctx, err);
 	if (r < 0)
 		return r;
@@ -355,13 +351,7 @@ static int apply(struct action_context *ctx, struct nh_error **err)
 	r = ledger_load(ctx->store, true, &l, err);
 	if (r < 0)
 		return r;
-	const char *id = ctx->record->id;
-	_cleanup_free_ char *banned_list = cpuset_format_list(&banned);
-	json_object_object_add(l.banned, id, json_object_new_string(banned_list));
-	json_object *report = json_object_new_object();
-	json_object_object_add(l.report, id, report);
-	json_object_object_add(report, "mode", json_object_new_string(mode));
-	json_object_object_add(report, "banned", json_object_new_string(banned_list));
+	json_object_object_add(l.banned, ctx->record->id, json_object_new_string(banned_list));
 	r = ledger_save(ctx->store, &l, err);
 	if (r < 0)
 		return r;
@@ -372,11 +362,11 @@ static int apply(struct action_context *ctx, struct nh_error **err)
 		r = apply_default(ctx, &l, &banned, &default_left_alone, err);
 		if (r < 0)
 			return nh_error_wrap(err, "%s", KERNEL_IRQ_DEFAULT_AFFINITY);
-		r = apply_irqs(ctx, &l, &banned, report, err);
+		r = apply_irqs(ctx, &l, &banned, details, err);
 		if (r < 0)
 			return r;
 	}
-	json_object_object_add(report, "default_left_alone",
+	json_object_object_add(details, "default_smp_affinity_left_alone",
 			       json_object_new_boolean(default_left_alone));
 	_cleanup_cpuset_ struct cpuset all = {0};
 	r = bans_union(&l, NULL, &all, err);
@@ -386,7 +376,9 @@ static int apply(struct action_context *ctx, struct nh_error **err)
 	r = irqbalance_sync(ctx->config, ctx->store, &all, &how, err);
 	if (r < 0)
 		return nh_error_wrap(err, "irqbalance");
-	json_object_object_add(report, "irqbalance", json_object_new_string(how));
+	json_object_object_add(details, "irqbalance", json_object_new_string(how));
+	/* Drops the entries of IRQs that refused or went; the details reach the record when
+	 * lifecycle marks it applied. */
 	return ledger_save(ctx->store, &l, err);
 }
 
@@ -485,7 +477,6 @@ static int undo(struct action_context *ctx, struct nh_error **err)
 		}
 		action_crash_point();
 		json_object_object_del(l.banned, id);
-		json_object_object_del(l.report, id);
 		r = ledger_save(ctx->store, &l, err);
 		if (r < 0)
 			return r;
@@ -517,19 +508,6 @@ static int holders(struct action_context *ctx, action_holder_fn fn, void *userda
 	return 0;
 }
 
-int irq_report(struct state_store *store, const char *id, json_object **ret, struct nh_error **err)
-{
-	_cleanup_(ledger_clear) struct ledger l = {0};
-	int r = ledger_load(store, false, &l, err);
-	if (r <= 0)
-		return r;
-	json_object *o = NULL;
-	if (!json_object_object_get_ex(l.report, id, &o))
-		return 0;
-	*ret = json_object_get(o);
-	return 1;
-}
-
 const struct action_ops irq_load_balancing_ops = {
     .id = NH_ACTION_IRQ_LOAD_BALANCING,
     .parse_value = parse_value,
@@ -537,5 +515,6 @@ const struct action_ops irq_load_balancing_ops = {
     .apply = apply,
     .undo = undo,
     .guard = guard,
+    .follows_cpus = true,
     .holders = holders,
 };
