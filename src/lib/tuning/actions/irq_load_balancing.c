@@ -337,6 +337,7 @@ static int apply(struct action_context *ctx, struct nh_error **err)
 	if (r < 0)
 		return r;
 	struct action_record *ar = action_record_of(ctx);
+	ar->present = true;
 	free(ar->cpus);
 	ar->cpus = cpuset_format_list(&ctx->container->cpus);
 	_cleanup_free_ char *banned_list = cpuset_format_list(&banned);
