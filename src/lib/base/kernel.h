@@ -67,8 +67,8 @@ int kernel_irq_list(unsigned **ret, size_t *ret_n, struct nh_error **err);
 /* /proc/irq/<irq>/smp_affinity_list. -ENOENT without an error when the IRQ is gone. */
 int kernel_irq_affinity(unsigned irq, struct cpuset *ret, struct nh_error **err);
 
-/* Writes it. The kernel answers EIO for a managed IRQ (kernel-spread queues): -EIO with an
- * error; -ENOENT without one when the IRQ is gone. */
+/* Writes it. The kernel refuses a managed IRQ (kernel-spread queues) with EIO, or EPERM (6.18):
+ * -EIO or -EPERM with an error; -ENOENT without one when the IRQ is gone. */
 int kernel_irq_set_affinity(unsigned irq, const struct cpuset *cpus, struct nh_error **err)
     __attribute__((warn_unused_result));
 

@@ -4,7 +4,7 @@
  * CPUs; "housekeeping" bans all but its first CPU and that CPU's thread siblings among its CPUs.
  * The banned CPUs leave /proc/irq/default_smp_affinity (IRQs registered later) and every
  * /proc/irq/<N>/smp_affinity_list that has them (IRQs that exist; CRI-O leaves those to
- * irqbalance). A managed IRQ refuses (EIO): recorded, not a failure. An IRQ whose affinity
+ * irqbalance). A managed IRQ refuses (EIO, or EPERM on newer kernels): recorded, not a failure. An IRQ whose affinity
  * would become empty is left alone and reported. irqbalance is made to agree (irqbalance.h).
  *
  * The ledger irq.json (state store) holds, under the store's lock:
@@ -303,8 +303,9 @@ static int apply_irqs(struct action_context *ctx, struct ledger *l, const struct
 		char key[16];
 		snprintf(key, sizeof(key), "%u", plan[i].irq);
 		int w = kernel_irq_set_affinity(plan[i].irq, &plan[i].next, &write_err);
-		if (w == -EIO) {
-			/* A managed IRQ: the kernel owns its affinity; nothing was taken. */
+		if (w == -EIO || w == -EPERM) {
+			/* A managed IRQ: the kernel owns its affinity; nothing was taken. Kernels
+			 * answer EIO, or EPERM (6.18 here) for these. */
 			json_object *o = json_object_new_object();
 			json_object_object_add(o, "irq", json_object_new_int64(plan[i].irq));
 			json_object_object_add(o, "error", json_object_new_string(write_err->msg));
