@@ -325,3 +325,55 @@ log_line_of() { # PATTERN: the line number of PATTERN's last match, or nothing
 		assert_irq_restored "value '$v'" || return 1
 	done
 }
+
+@test "crash at every point of undo in the poststop hook: gc puts the node back exactly" {
+	local n id completed=0
+	for ((n = 1; n <= 40; n++)); do
+		write_hooks
+		jq -c --arg c "NODEHOOK_TEST_CRASH_AT=$n" '.hook.env += [$c]' "$HOOKS/poststop.json" >"$NH_T/p.json" &&
+			mv "$NH_T/p.json" "$HOOKS/poststop.json"
+		bundle "u$n" 1 disable
+		id=$(nh_id "undo-$n")
+		nh_runc_start create "$id" "$B"
+		assert_cpu1_banned
+		run --separate-stderr nh_nolock runc delete -f "$id"
+		if [[ $stderr == *"signal: killed"* ]]; then
+			[ -f "$NH_STATE/containers/$id.json" ] || nh_fail "crash point $n: no record for gc" || return 1
+		else
+			completed=$n
+		fi
+		run --separate-stderr "$NODEHOOK_BIN" gc
+		nh_assert_status 0
+		assert_irq_restored "undo crash point $n" || return 1
+		[ "$completed" -gt 0 ] && break
+	done
+	[ "$completed" -ge 2 ] || nh_fail "only $((completed - 1)) crash points in undo"
+	echo "# undo: $((completed - 1)) crash points, each repaired by gc" >&3
+}
+
+@test "reboot: the irqbalance file outlives it, the records do not; gc in the new boot puts the file back" {
+	bundle r 1 disable
+	local id
+	id=$(nh_id r)
+	nh_runc_start run "$id" "$B"
+	grep -qx 'IRQBALANCE_BANNED_CPULIST=1' "$IRQB"
+	# The reboot, as far as nodehook can tell: the kept copy names another boot, the state dir
+	# (on a tmpfs) is empty, the kernel's IRQ settings are back to their boot values.
+	nh_nolock runc kill "$id" KILL
+	jq -c '.boot_id = "00000000-0000-4000-8000-000000000000"' "$NH_T/persist/irqbalance.json" >"$NH_T/k" &&
+		mv "$NH_T/k" "$NH_T/persist/irqbalance.json"
+	mv "$NH_STATE" "$NH_STATE.before-reboot"
+	local n aff
+	while read -r n aff; do
+		if [ "$n" = default ]; then echo "$aff" >/proc/irq/default_smp_affinity; continue; fi
+		[ -f "/proc/irq/$n/smp_affinity_list" ] && echo "$aff" >"/proc/irq/$n/smp_affinity_list" 2>/dev/null || true
+	done <"$NH_T/irq.before"
+	run --separate-stderr "$NODEHOOK_BIN" gc
+	nh_assert_status 0
+	cmp "$NH_T/irqbalance.before" "$IRQB" || nh_fail "gc after the reboot did not put the file back:" "$(cat "$IRQB")"
+	[ ! -e "$NH_T/persist/irqbalance.json" ] || nh_fail "the kept copy is still there"
+	# What the old boot's records described is gone with it.
+	rm -rf "$NH_STATE.before-reboot"
+	nh_nolock runc delete -f "$id"
+	assert_irq_restored "after the reboot"
+}
