@@ -4,8 +4,9 @@
  * CPUs; "housekeeping" bans all but its first CPU and that CPU's thread siblings among its CPUs.
  * The banned CPUs leave /proc/irq/default_smp_affinity (IRQs registered later) and every
  * /proc/irq/<N>/smp_affinity_list that has them (IRQs that exist; CRI-O leaves those to
- * irqbalance). A managed IRQ refuses (EIO, or EPERM on newer kernels): recorded, not a failure. An IRQ whose affinity
- * would become empty is left alone and reported. irqbalance is made to agree (irqbalance.h).
+ * irqbalance). A managed IRQ refuses (EIO, or EPERM on newer kernels): recorded, not a failure.
+ * An IRQ whose affinity would become empty is left alone and reported. irqbalance is made to
+ * agree (irqbalance.h).
  *
  * The ledger irq.json (state store) holds, under the store's lock:
  *   banned   container id -> the CPUs it bans (the reference counts: a CPU is banned while any

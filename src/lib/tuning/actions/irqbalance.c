@@ -406,6 +406,12 @@ static int restart_coalesced(struct state_store *store, char **ret_how)
 	    now >= st.st_mtime) {
 		_cleanup_close_ int fd =
 		    open(pending, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd < 0) {
+			*ret_how =
+			    xasprintf("restart needed, and deferred; cannot mark it pending: %s",
+				      strerror(errno));
+			return 0;
+		}
 		*ret_how =
 		    xstrdup("restart deferred (one ran less than 5 s ago): the next nodehook "
 			    "run or 'nodehook gc' does it");
