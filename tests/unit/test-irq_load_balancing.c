@@ -5,9 +5,14 @@
  * managed one whose writes fail with EIO as the kernel's do (the write hook plays the kernel).
  * The real kernel is tested in tests/e2e/hook-irq.bats. */
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "action.h"
@@ -391,6 +396,78 @@ static void test_reboot_restore(void **state)
 	lbt_fini(&t);
 }
 
+/* --- the daemon: a restart under systemd, coalesced ---------------------------------------------
+ */
+
+/* A fake node where irqbalance (pid 777) runs under systemd, with no socket that answers, and a
+ * systemctl on PATH that counts its restarts. Runs in a child in a network namespace of its own:
+ * abstract sockets are per namespace, so an irqbalance that runs on this host (the e2e suite
+ * starts one) is never told anything by a unit test. */
+static int restart_child(struct lbt *t, const char *bin)
+{
+	if (unshare(CLONE_NEWNET) < 0)
+		return 10;
+	_cleanup_free_ char *path = xasprintf("%s:/usr/bin:/bin", bin);
+	setenv("PATH", path, 1);
+	struct node_config config = config_of(t);
+	_cleanup_cpuset_ struct cpuset banned = {0};
+	cpuset_add(&banned, 5);
+	_cleanup_error_ struct nh_error *err = NULL;
+	_cleanup_free_ char *how1 = NULL, *how2 = NULL;
+	if (irqbalance_sync(&config, t->store, &banned, &how1, &err) < 0 ||
+	    !strstr(how1, "restarted (systemctl restart irqbalance)"))
+		return 11;
+	/* A second change at once: deferred, marked pending. */
+	if (irqbalance_sync(&config, t->store, &banned, &how2, &err) < 0 ||
+	    !strstr(how2, "restart deferred"))
+		return 12;
+	_cleanup_free_ char *pending = xasprintf("%s/irqbalance-restart.pending", t->store->path);
+	if (access(pending, F_OK) != 0)
+		return 13;
+	/* The interval passed (the stamp made older): the next run does the pending restart. */
+	_cleanup_free_ char *stamp = xasprintf("%s/irqbalance-restart", t->store->path);
+	struct timespec old[2] = {{.tv_sec = time(NULL) - 60}, {.tv_sec = time(NULL) - 60}};
+	if (utimensat(AT_FDCWD, stamp, old, 0) < 0)
+		return 14;
+	if (irqbalance_boot_check(&config, t->store, &err) < 0 || access(pending, F_OK) == 0)
+		return 15;
+	free(config.persistent_dir);
+	return 0;
+}
+
+static void test_restart_coalesced(void **state)
+{
+	(void)state;
+	struct lbt t;
+	init(&t);
+	lbt_put(&t, "/proc/777/comm", "irqbalance\n");
+	lbt_put(&t, "/proc/777/stat",
+		"777 (irqbalance) S 1 777 777 0 -1 4194560 200 0 0 0 0 0 0 0 20 0 1 0 5555 1 1\n");
+	lbt_put(&t, "/run/systemd/system/.keep", "");
+	_cleanup_free_ char *bin = tu_mkdtemp();
+	_cleanup_free_ char *count = tu_path(bin, "restarts");
+	_cleanup_free_ char *script = xasprintf("#!/bin/sh\n[ \"$*\" = 'restart irqbalance' ] && "
+						"echo x >>'%s'\n",
+						count);
+	_cleanup_free_ char *systemctl = tu_write_file(bin, "systemctl", script, strlen(script));
+	assert_int_equal(chmod(systemctl, 0755), 0);
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(restart_child(&t, bin));
+	int status = 0;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	size_t len = 0;
+	_cleanup_free_ char *restarts = tu_read_file(count, &len);
+	assert_string_equal(restarts,
+			    "x\nx\n"); /* the first, and the pending one; not the second */
+	tu_rm_rf(bin);
+	lbt_fini(&t);
+}
+
 /* --- crashes ---------------------------------------------------------------------------------- */
 
 static int scenario_apply_a(struct lbt *t)
@@ -524,6 +601,7 @@ int main(int argc, char **argv)
 	tu_suite_add_test(&s, test_config_edited_meanwhile);
 	tu_suite_add_test(&s, test_no_irqbalance_config);
 	tu_suite_add_test(&s, test_reboot_restore);
+	tu_suite_add_test(&s, test_restart_coalesced);
 	tu_suite_add_test(&s, test_crash_apply);
 	tu_suite_add_test(&s, test_crash_apply_beside_another);
 	tu_suite_add_test(&s, test_crash_undo);
