@@ -412,9 +412,9 @@ static int restart_coalesced(struct state_store *store, char **ret_how)
 				      strerror(errno));
 			return 0;
 		}
-		*ret_how =
-		    xstrdup("restart deferred (one ran less than 5 s ago): the next nodehook "
-			    "run or 'nodehook gc' does it");
+		*ret_how = xasprintf("restart deferred (one ran less than %d s ago): the next "
+				     "nodehook run or 'nodehook gc' does it",
+				     IRQBALANCE_RESTART_INTERVAL);
 		return 0;
 	}
 	_cleanup_close_ int fd =
