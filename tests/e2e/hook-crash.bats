@@ -76,7 +76,7 @@ crash_points() {
 					nh_fail "crash point $n: no record of $id for gc to work from"
 				run --separate-stderr "$NODEHOOK_BIN" status
 				nh_assert_status 0
-				[[ ${lines[1]} =~ ^$id\ .*\ half-applied$ ]] ||
+				[[ ${lines[1]} =~ ^$id\ .*\ half-applied\ +-$ ]] ||
 					nh_fail "crash point $n: status does not show $id half-applied:" "$output"
 			fi
 		fi

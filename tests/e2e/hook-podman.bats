@@ -107,7 +107,7 @@ oci_config() {
 	nh_jq_assert "$NH_STATE/cpuset-v1.json" --arg id "$CID" '.isolated == {($id): "1"}'
 	nh_assert_eq "$CID.json" "$(ls "$NH_STATE/containers")" "records"
 	nh_jq_assert "$NH_STATE/containers/$CID.json" --arg id "$CID" \
-		'.id == $id and .pid > 1 and .actions["cpu-load-balancing"] == {applied: true, backend: "cgroup-v1", cpus: "1"}'
+		'.id == $id and .pid > 1 and .actions["cpu-load-balancing"] == {applied: true, backend: "cgroup-v1", cpus: "1", value: "disable"}'
 	# runc got createRuntime; poststop stayed with Podman (it never reaches config.json).
 	nh_jq_assert "$(oci_config "$CID")" --arg p "$NODEHOOK_BIN" \
 		'[.hooks.createRuntime[].path] == [$p] and (.hooks.poststop // [] | map(select(.path == $p)) == [])'

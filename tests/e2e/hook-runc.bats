@@ -135,7 +135,7 @@ undo_and_assert_restored() {
 	nh_assert_eq "$ID.json" "$(ls "$NH_STATE/containers")" "records"
 	nh_jq_assert "$NH_STATE/containers/$ID.json" --arg id "$ID" --argjson pid "$(runc state "$ID" | jq .pid)" \
 		'.id == $id and .pid == $pid and .pid_start > 0 and (.runtime_path | test("runc$"))
-		 and .actions["cpu-load-balancing"] == {applied: true, backend: "cgroup-v1", cpus: "1"}'
+		 and .actions["cpu-load-balancing"] == {applied: true, backend: "cgroup-v1", cpus: "1", value: "disable"}'
 
 	run --separate-stderr runc delete -f "$ID"
 	nh_assert_status 0 # runc delete fails when a poststop hook fails

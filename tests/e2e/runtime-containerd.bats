@@ -289,7 +289,7 @@ assert_node_unchanged() {
 		nh_fail "nodehook status --json:" "$output"
 	run --separate-stderr nodehook status
 	nh_assert_status 0
-	[[ "$output" == *"$CONTAINER_ID  nh-e2e/$name  work  cpu-load-balancing  cgroup-v1  1  "* ]] ||
+	[[ "$output" == *"$CONTAINER_ID  nh-e2e/$name  work  cpu-load-balancing  disable  cgroup-v1  1  "* ]] ||
 		nh_fail "nodehook status does not show the container with its pod and name:" "$output"
 
 	run --separate-stderr nh_cri pod-down "$POD_ID"

@@ -81,17 +81,20 @@ TWO=(two.run two.spans two.cpusets two.delete-first two.spans-first two.cpusets-
 	qemu_gone
 }
 
-@test "cgroup v2, remote partitions (6.12): isolation, a second container, two partitions, refusals" {
+@test "cgroup v2, remote partitions (6.12): isolation, a second container, two partitions, refusals; cpu-quota on cpu.max" {
 	hook 6.12 v2
 	passes v2 setup.partitions setup.spans "${ISOLATE[@]/survive.stray~/survive.stray}" \
 		survive.cpusets "${TWO[@]}" conflict.ancestor conflict.ancestor-rollback conflict.ancestor-spans \
 		conflict.ancestor-state conflict.sibling conflict.partition conflict.partition-rollback \
 		conflict.partition-spans conflict.partition-state conflict.sibling-delete \
-		conflict.restore.spans conflict.restore.cpusets conflict.restore.state
+		conflict.restore.spans conflict.restore.cpusets conflict.restore.state \
+		quota.run quota.pod quota.container quota.delete quota.restore quota.state
 	has "NHVM-RESULT v2.setup.partitions PASS remote "
 	has "NHVM-RESULT v2.iso.spans PASS cpu0:3 cpu1:3 cpu2:none cpu3:none"
 	has "NHVM-RESULT v2.two.spans-first PASS cpu0:7 cpu1:7 cpu2:7 cpu3:none"
 	has "NHVM-RESULT v2.two.cpusets-first PASS root.isolated=3 nh-test.exclusive=1,3 pod.exclusive=3 "
 	has "NHVM-RESULT v2.two.restore.spans PASS cpu0:f cpu1:f cpu2:f cpu3:f"
+	has "NHVM-RESULT v2.quota.pod PASS max 100000 "
+	has "NHVM-RESULT v2.quota.restore PASS 200000 100000 "
 	qemu_gone
 }

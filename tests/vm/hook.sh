@@ -39,6 +39,11 @@
 #   local.*     with a node-level partition root as the parent (the setup the refusal asks
 #               for), the container becomes an isolated partition, and its deletion restores
 #               the node-level setup exactly
+# cgroup v2 with remote partitions (6.12), cpu-quota on the unified hierarchy:
+#   quota.*     a pod-like cgroup /nh-test/qpod with cpu.max "200000 100000" and a container in it
+#               with "100000 100000" (runc writes it), annotated cpu-quota.nodehook.io: disable:
+#               both read "max 100000" while it runs (the period kept); after `runc delete`, the
+#               pod's is "200000 100000" again, no ledger, no record
 # On 6.12 with v1 there is no v1 cpuset: one SKIP that says so.
 #
 # Values come back through namerefs (nhvm_read VAR FILE), which shellcheck cannot follow, and the
@@ -58,7 +63,7 @@ CS=$CGROOT # the cpuset hierarchy: the unified root on v2, its own mount on v1
 W=/tmp/nh
 STATE=$W/state
 HK=nodehook-housekeeping
-IDS=(ctr1 ctr2 ctr3 ctra ctrb blocked wide invalid refused logged local)
+IDS=(ctr1 ctr2 ctr3 ctra ctrb blocked wide invalid refused logged local qctr)
 export NHVM_RUNC_ROOT=$W/base/rootfs # every bundle shares one busybox root
 STRAY=() STRAY_BEFORE='' STRAY_SEEN=0
 nhvm_ms T0
@@ -379,9 +384,12 @@ printf '{"state_dir": "%s"}\n' "$STATE" >"$W/config.json"
 printf '{"state_dir": "%s", "actions": {"cpu-load-balancing": {"on_error": "log"}}}\n' \
 	"$STATE" >"$W/config-log.json"
 WHEN_ANNOTATED='{"annotations": {"^cpu-load-balancing\\.[^/]+(/.*)?$": ".*"}}'
+WHEN_QUOTA='{"annotations": {"^cpu-quota\\.[^/]+(/.*)?$": ".*"}}'
+mkdir -p "$W/hooks-quota"
 for s in createRuntime poststop; do
 	hook_file "$W/hooks" "$s" "$s" "$W/config.json" "$WHEN_ANNOTATED"
 	hook_file "$W/hooks-log" "$s" "$s" "$W/config-log.json" "$WHEN_ANNOTATED"
+	hook_file "$W/hooks-quota" "$s" "$s" "$W/config.json" "$WHEN_QUOTA"
 done
 [ "$NHVM_CG" = v1 ] && hook_file "$W/hooks" guard createRuntime "$W/config.json" '{"always": true}'
 nhvm_bundle "$W/base" || nhvm_fail setup.bundle "cannot build a busybox root in $W/base"
@@ -730,6 +738,45 @@ local_partition() {
 
 # --- run ---------------------------------------------------------------------------------------
 
+# --- cpu-quota on the unified hierarchy (6.12) ---------------------------------------------------
+
+quota() {
+	local q=$CGROOT/nh-test/qpod got e=''
+	if ! mkdir "$q" || ! nhvm_write "$q/cgroup.subtree_control" "$enable" ||
+		! nhvm_write "$q/cpu.max" "200000 100000"; then
+		nhvm_fail quota.setup "/nh-test/qpod with cpu.max 200000 100000: $NHVM_ERR"
+		return 1
+	fi
+	NHVM_RUNC_EXTRA=', "annotations": {"cpu-quota.nodehook.io": "disable"}' \
+		nhvm_runc_config "$W/b/qctr" 2 /nh-test/qpod/qctr sleep 600
+	# A quota of one CPU, as the kubelet gives a 1-CPU Guaranteed container.
+	sed -i 's/"cpu": {"cpus": "2", "mems": "0"}/"cpu": {"cpus": "2", "mems": "0", "quota": 100000, "period": 100000}/' \
+		"$W/b/qctr/config.json"
+	if ! "$NH" hooks inject --bundle "$W/b/qctr" --hooks-dir "$W/hooks-quota" --no-cache \
+		2>"$NHVM_RUN/inject.err"; then
+		IFS= read -rd '' e <"$NHVM_RUN/inject.err"
+		nhvm_fail quota.bundle "nodehook hooks inject: ${e//$'\n'/ }"
+		return 1
+	fi
+	if ! start quota.run qctr; then
+		hook_error e
+		nhvm_fail quota.run "runc run -d qctr: $e"
+		return 1
+	fi
+	nhvm_read got "$q/cpu.max"
+	nhvm_check quota.pod "max 100000" "$got" "the pod's cpu.max while it runs"
+	nhvm_read got "$q/qctr/cpu.max"
+	nhvm_check quota.container "max 100000" "$got" "the container's cpu.max while it runs"
+	stop quota.delete qctr
+	nhvm_read got "$q/cpu.max"
+	nhvm_check quota.restore "200000 100000" "$got" "the pod's cpu.max after"
+	got=none
+	[ -e "$STATE/cpu-quota.json" ] && got=cpu-quota.json
+	[ -e "$STATE/containers/qctr.json" ] && got+=" containers/qctr.json"
+	nhvm_check quota.state none "$got" "ledger, record"
+	rmdir "$q" 2>/dev/null || true
+}
+
 phase() { # phase NAME FUNCTION: runs it and logs how long it took
 	local t0 t1
 	elapsed t0
@@ -751,6 +798,7 @@ v1 | remote)
 	restore restore
 	phase two two
 	[ "$mode" = remote ] && phase conflict conflict
+	[ "$mode" = remote ] && phase quota quota
 	;;
 local)
 	phase refuse refuse

@@ -5,6 +5,7 @@
 static const char *const action_names[NH_ACTION__MAX] = {
     [NH_ACTION_CPU_LOAD_BALANCING] = "cpu-load-balancing",
     [NH_ACTION_IRQ_LOAD_BALANCING] = "irq-load-balancing",
+    [NH_ACTION_CPU_QUOTA] = "cpu-quota",
 };
 
 const char *nh_action_to_string(enum nh_action a)

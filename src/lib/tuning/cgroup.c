@@ -57,7 +57,8 @@ static bool words_have(const char *text, const char *word)
 	return false;
 }
 
-int cgroup_find_cpuset(enum cgroup_version *ret_version, char **ret_mount, struct nh_error **err)
+int cgroup_find_controller(const char *controller, enum cgroup_version *ret_version,
+			   char **ret_mount, struct nh_error **err)
 {
 	_cleanup_free_ char *path = sysroot_path("/proc/self/mountinfo");
 	_cleanup_free_ char *buf = NULL;
@@ -86,7 +87,7 @@ int cgroup_find_cpuset(enum cgroup_version *ret_version, char **ret_mount, struc
 		if (!fstype)
 			continue;
 		unescape_octal(fields[4]);
-		if (strcmp(fstype, "cgroup") == 0 && super && list_has(super, "cpuset", ',')) {
+		if (strcmp(fstype, "cgroup") == 0 && super && list_has(super, controller, ',')) {
 			*ret_version = CGROUP_V1;
 			*ret_mount = xstrdup(fields[4]);
 			return 0;
@@ -97,7 +98,7 @@ int cgroup_find_cpuset(enum cgroup_version *ret_version, char **ret_mount, struc
 	if (v2_mount) {
 		_cleanup_free_ char *controllers = NULL;
 		if (cgroup_read(v2_mount, "/", "cgroup.controllers", &controllers, NULL) == 0 &&
-		    words_have(controllers, "cpuset")) {
+		    words_have(controllers, controller)) {
 			*ret_version = CGROUP_V2;
 			*ret_mount = TAKE_PTR(v2_mount);
 			return 0;
@@ -106,6 +107,11 @@ int cgroup_find_cpuset(enum cgroup_version *ret_version, char **ret_mount, struc
 	*ret_version = CGROUP_NONE;
 	*ret_mount = NULL;
 	return 0;
+}
+
+int cgroup_find_cpuset(enum cgroup_version *ret_version, char **ret_mount, struct nh_error **err)
+{
+	return cgroup_find_controller("cpuset", ret_version, ret_mount, err);
 }
 
 int cgroup_cpuset_mount(enum cgroup_version want, char **ret_mount, struct nh_error **err)
@@ -272,4 +278,104 @@ char *cgroup_parent(const char *cgroup)
 	if (!slash || slash == cgroup)
 		return xstrdup("/");
 	return xstrndup(cgroup, (size_t)(slash - cgroup));
+}
+
+/* A cgroupfs path component, or a systemd unit or slice name: what runc and systemd accept,
+ * and nothing that walks out of the hierarchy. */
+static bool component_valid(const char *s, size_t len)
+{
+	if (len == 0 || len > 255 || (len == 1 && s[0] == '.') ||
+	    (len == 2 && s[0] == '.' && s[1] == '.'))
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char ch = s[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.' ||
+		      ch == ':' || ch == '@' || ch == '+'))
+			return false;
+	}
+	return true;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* systemd's slice expansion: "a-b-c.slice" -> "/a.slice/a-b.slice/a-b-c.slice"; "-.slice" is
+ * the root. */
+static int expand_slice(const char *slice, char **ret, struct nh_error **err)
+{
+	if (strcmp(slice, "-.slice") == 0) {
+		*ret = xstrdup("");
+		return 0;
+	}
+	size_t len = strlen(slice);
+	if (!ends_with(slice, ".slice") || !component_valid(slice, len) || slice[0] == '-' ||
+	    strstr(slice, "--") || slice[len - 7] == '-')
+		return nh_error_set(err, EINVAL, "invalid systemd slice name '%.128s'", slice);
+	const char *base_end = slice + len - 6;
+	_cleanup_free_ char *out = xstrdup("");
+	for (const char *p = slice;; p++) {
+		if (p == base_end || *p == '-') {
+			char *next = xasprintf("%s/%.*s.slice", out, (int)(p - slice), slice);
+			free(out);
+			out = next;
+			if (p == base_end)
+				break;
+		}
+	}
+	*ret = TAKE_PTR(out);
+	return 0;
+}
+
+int cgroup_path_from_spec(const char *cgroups_path, char **ret, struct nh_error **err)
+{
+	if (!cgroups_path || !cgroups_path[0])
+		return nh_error_set(err, EINVAL, "no linux.cgroupsPath");
+	if (strlen(cgroups_path) > 4096)
+		return nh_error_set(err, EINVAL, "linux.cgroupsPath is too long");
+	if (cgroups_path[0] == '/') {
+		/* cgroupfs: "/a/b/c", every component checked. */
+		for (const char *p = cgroups_path + 1;;) {
+			const char *end = strchr(p, '/');
+			size_t n = end ? (size_t)(end - p) : strlen(p);
+			if (!component_valid(p, n))
+				return nh_error_set(err, EINVAL,
+						    "invalid linux.cgroupsPath '%.128s'",
+						    cgroups_path);
+			if (!end)
+				break;
+			p = end + 1;
+		}
+		*ret = xstrdup(cgroups_path);
+		return 0;
+	}
+	/* systemd: "slice:prefix:name" -> <expanded slice>/<prefix>-<name>.scope (a name that is
+	 * itself a slice stands for itself), as runc's systemd driver lays it out. */
+	const char *c1 = strchr(cgroups_path, ':');
+	const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+	if (!c2 || strchr(c2 + 1, ':'))
+		return nh_error_set(
+		    err, EINVAL,
+		    "linux.cgroupsPath '%.128s' is neither a cgroupfs path (\"/a/b\") "
+		    "nor systemd's \"slice:prefix:name\"",
+		    cgroups_path);
+	_cleanup_free_ char *slice = xstrndup(cgroups_path, (size_t)(c1 - cgroups_path));
+	_cleanup_free_ char *prefix = xstrndup(c1 + 1, (size_t)(c2 - c1 - 1));
+	const char *name = c2 + 1;
+	if (!component_valid(name, strlen(name)) ||
+	    (prefix[0] && !component_valid(prefix, strlen(prefix))))
+		return nh_error_set(err, EINVAL, "invalid linux.cgroupsPath '%.128s'",
+				    cgroups_path);
+	_cleanup_free_ char *dir = NULL;
+	int r = expand_slice(slice[0] ? slice : "system.slice", &dir, err);
+	if (r < 0)
+		return nh_error_wrap(err, "linux.cgroupsPath '%.128s'", cgroups_path);
+	if (ends_with(name, ".slice"))
+		*ret = xasprintf("%s/%s", dir, name);
+	else
+		*ret = xasprintf("%s/%s-%s.scope", dir, prefix, name);
+	return 0;
 }

@@ -18,6 +18,12 @@ enum cgroup_version {
 	CGROUP_V2,
 };
 
+/* Finds the hierarchy of a controller ("cpu", "cpuset") from <sysroot>/proc/self/mountinfo: a v1
+ * hierarchy with the controller among its options, else a cgroup2 mount whose root lists it in
+ * cgroup.controllers; CGROUP_NONE and NULL when neither. ret_mount is a host path. */
+int cgroup_find_controller(const char *controller, enum cgroup_version *ret_version,
+			   char **ret_mount, struct nh_error **err);
+
 /* Finds where the cpuset controller is mounted, from <sysroot>/proc/self/mountinfo: a v1
  * hierarchy with the cpuset option, else a cgroup2 mount whose root lists cpuset in
  * cgroup.controllers. ret_mount is the mount point as a host path (without the sysroot). */
@@ -59,3 +65,10 @@ int cgroup_read_cpus_at(int dir_fd, const char *cgroup, const char *file, struct
 
 /* The parent cgroup path ("/a/b" -> "/a", "/a" -> "/"). */
 char *cgroup_parent(const char *cgroup);
+
+/* The cgroup path of a container from its config.json linux.cgroupsPath, checked component by
+ * component (nothing outside [A-Za-z0-9_.:@+-], no "." or ".."): cgroupfs "/a/b/c" as it is;
+ * systemd "slice:prefix:name" as runc's systemd driver lays it out,
+ * "/a.slice/a-b.slice/prefix-name.scope" (empty slice: system.slice). Relative paths are
+ * refused: where they land depends on the runtime's own cgroup. */
+int cgroup_path_from_spec(const char *cgroups_path, char **ret, struct nh_error **err);

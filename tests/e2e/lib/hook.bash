@@ -59,23 +59,26 @@ nh_assert_one_line() {
 # ---------------------------------------------------------------------------------------------
 # hooks.d files and bundles.
 
-# nh_nodehook_hooks DIR [--crash-at N] [--no-poststop] [--always]: writes DIR/createRuntime.json
-# and DIR/poststop.json running `nodehook hook` for containers annotated cpu-load-balancing.*
-# (createRuntime for every container with --always, so that the guard runs; no poststop file
-# with --no-poststop). --crash-at puts NODEHOOK_TEST_CRASH_AT=N in the createRuntime hook's env.
+# nh_nodehook_hooks DIR [--crash-at N] [--crash-at-poststop N] [--no-poststop] [--always]
+# [--action NAME]: writes DIR/createRuntime.json and DIR/poststop.json running `nodehook hook`
+# for containers annotated NAME.* (default cpu-load-balancing; createRuntime for every container
+# with --always, so that the guard runs; no poststop file with --no-poststop). --crash-at puts
+# NODEHOOK_TEST_CRASH_AT=N in the createRuntime hook's env, --crash-at-poststop in poststop's.
 nh_nodehook_hooks() {
-	local dir=$1 crash='' poststop=1 always=
+	local dir=$1 crash='' crash_post='' poststop=1 always= action=cpu-load-balancing
 	shift
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--crash-at) crash=", \"NODEHOOK_TEST_CRASH_AT=$2\"" && shift ;;
+		--crash-at-poststop) crash_post=", \"NODEHOOK_TEST_CRASH_AT=$2\"" && shift ;;
+		--action) action=$2 && shift ;;
 		--no-poststop) poststop= ;;
 		--always) always=1 ;;
 		*) nh_fail "nh_nodehook_hooks: unknown option $1" || return 1 ;;
 		esac
 		shift
 	done
-	local annotated='{"annotations": {"^cpu-load-balancing\\.[^/]+(/.*)?$": ".*"}}'
+	local annotated='{"annotations": {"^'"$action"'\\.[^/]+(/.*)?$": ".*"}}'
 	local when=$annotated
 	[ -n "$always" ] && when='{"always": true}'
 	mkdir -p "$dir"
@@ -83,8 +86,8 @@ nh_nodehook_hooks() {
 	printf '{"version": "1.0.0", "hook": {"path": "%s", "args": ["nodehook", "hook", "--stage", "createRuntime"], "env": ["NODEHOOK_CONFIG=%s"%s]}, "when": %s, "stages": ["createRuntime"]}\n' \
 		"$NODEHOOK_BIN" "$NODEHOOK_CONFIG" "$crash" "$when" >"$dir/createRuntime.json"
 	if [ -n "$poststop" ]; then
-		printf '{"version": "1.0.0", "hook": {"path": "%s", "args": ["nodehook", "hook", "--stage", "poststop"], "env": ["NODEHOOK_CONFIG=%s"]}, "when": %s, "stages": ["poststop"]}\n' \
-			"$NODEHOOK_BIN" "$NODEHOOK_CONFIG" "$annotated" >"$dir/poststop.json"
+		printf '{"version": "1.0.0", "hook": {"path": "%s", "args": ["nodehook", "hook", "--stage", "poststop"], "env": ["NODEHOOK_CONFIG=%s"%s]}, "when": %s, "stages": ["poststop"]}\n' \
+			"$NODEHOOK_BIN" "$NODEHOOK_CONFIG" "$crash_post" "$annotated" >"$dir/poststop.json"
 	fi
 }
 

@@ -1,12 +1,15 @@
 #include "action.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 static const struct action_ops *const table[NH_ACTION__MAX] = {
     [NH_ACTION_CPU_LOAD_BALANCING] = &cpu_load_balancing_ops,
     [NH_ACTION_IRQ_LOAD_BALANCING] = &irq_load_balancing_ops,
+    [NH_ACTION_CPU_QUOTA] = &cpu_quota_ops,
 };
 
 const struct action_ops *action_lookup(enum nh_action id)
@@ -30,6 +33,29 @@ json_object *action_details_reset(struct action_context *ctx)
 	json_object_put(ar->details);
 	ar->details = json_object_new_object();
 	return ar->details;
+}
+
+int action_parse_disable(const char *value, const char **ret_note, struct nh_error **err)
+{
+	if (strcmp(value, "disable") == 0)
+		return 1;
+	if (strcmp(value, "true") == 0) {
+		*ret_note = "value \"true\" is deprecated (CRI-O's spelling); use \"disable\"";
+		return 1;
+	}
+	if (strcmp(value, "enable") == 0)
+		return 0;
+	return nh_error_set(err, EINVAL,
+			    "invalid value '%.64s' (expected \"disable\" or \"enable\")", value);
+}
+
+int action_check_exclusive(const struct container_info *c, struct nh_error **err)
+{
+	if (!c->exclusive)
+		return nh_error_set(err, EPERM,
+				    "the container has no exclusive whole-CPU set to isolate: %s",
+				    c->not_exclusive_reason ? c->not_exclusive_reason : "unknown");
+	return 0;
 }
 
 void action_crash_point(void)

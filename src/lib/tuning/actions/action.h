@@ -92,9 +92,18 @@ struct action_record *action_record_of(struct action_context *ctx);
  * status` shows them as they are (JSON) and summarised (text). */
 json_object *action_details_reset(struct action_context *ctx);
 
+/* The grammar CRI-O gives cpu-load-balancing and cpu-quota, as a parse_value: "disable" asks
+ * (1), "true" too with a deprecation note, "enable" is an explicit no (0), anything else junk. */
+int action_parse_disable(const char *value, const char **ret_note, struct nh_error **err);
+
+/* The check of every action that works on a container's CPUs: an exclusive whole-CPU set
+ * (container.h), else EPERM saying why. */
+int action_check_exclusive(const struct container_info *c, struct nh_error **err);
+
 /* A test hook for crash tests: when $NODEHOOK_TEST_CRASH_AT is N, the Nth call in this process
  * SIGKILLs the process. Call it between each recorded step and the change it records. */
 void action_crash_point(void);
 
 extern const struct action_ops cpu_load_balancing_ops;
 extern const struct action_ops irq_load_balancing_ops;
+extern const struct action_ops cpu_quota_ops;

@@ -31,29 +31,6 @@ static const struct lb_backend *backend_by_name(const char *name)
 	return NULL;
 }
 
-static int parse_value(const char *value, const char **ret_note, struct nh_error **err)
-{
-	if (strcmp(value, "disable") == 0)
-		return 1;
-	if (strcmp(value, "true") == 0) {
-		*ret_note = "value \"true\" is deprecated (CRI-O's spelling); use \"disable\"";
-		return 1;
-	}
-	if (strcmp(value, "enable") == 0)
-		return 0;
-	return nh_error_set(err, EINVAL,
-			    "invalid value '%.64s' (expected \"disable\" or \"enable\")", value);
-}
-
-static int check(const struct container_info *c, struct nh_error **err)
-{
-	if (!c->exclusive)
-		return nh_error_set(err, EPERM,
-				    "the container has no exclusive whole-CPU set to isolate: %s",
-				    c->not_exclusive_reason ? c->not_exclusive_reason : "unknown");
-	return 0;
-}
-
 /* Picks the backend for this node: the configured one, or the kernel's cpuset hierarchy. */
 static int choose_backend(const struct node_config *config, const struct lb_backend **ret,
 			  struct nh_error **err)
@@ -171,8 +148,8 @@ static int holders(struct action_context *ctx, action_holder_fn fn, void *userda
 
 const struct action_ops cpu_load_balancing_ops = {
     .id = NH_ACTION_CPU_LOAD_BALANCING,
-    .parse_value = parse_value,
-    .check = check,
+    .parse_value = action_parse_disable,
+    .check = action_check_exclusive,
     .apply = apply,
     .undo = undo,
     .guard = guard,

@@ -49,15 +49,6 @@ static int parse_value(const char *value, const char **ret_note, struct nh_error
 			    value);
 }
 
-static int check(const struct container_info *c, struct nh_error **err)
-{
-	if (!c->exclusive)
-		return nh_error_set(
-		    err, EPERM, "the container has no exclusive whole-CPU set to keep IRQs off: %s",
-		    c->not_exclusive_reason ? c->not_exclusive_reason : "unknown");
-	return 0;
-}
-
 int irq_housekeeping_cpus(const struct cpuset *cpus, struct cpuset *ret, struct nh_error **err)
 {
 	int first = -1;
@@ -514,7 +505,7 @@ static int holders(struct action_context *ctx, action_holder_fn fn, void *userda
 const struct action_ops irq_load_balancing_ops = {
     .id = NH_ACTION_IRQ_LOAD_BALANCING,
     .parse_value = parse_value,
-    .check = check,
+    .check = action_check_exclusive,
     .apply = apply,
     .undo = undo,
     .guard = guard,
