@@ -290,6 +290,33 @@ static void test_others_changes_kept(void **state)
 	lbt_fini(&t);
 }
 
+/* The runtime's update gives the container new CPUs: the bans follow (the old CPUs come back,
+ * the new ones go); undo then restores the start. */
+static void test_follows_update(void **state)
+{
+	(void)state;
+	struct lbt t;
+	init(&t);
+	_cleanup_free_ char *before = lbt_snapshot(&t);
+	apply_ok(&t, "a", "4-7", "disable");
+	_cleanup_(container_record_clear) struct container_record rec = {0};
+	_cleanup_error_ struct nh_error *err = NULL;
+	assert_int_equal(state_record_read(t.store, "a", &rec, &err), 1);
+	_cleanup_cpuset_ struct cpuset cpus = {0};
+	assert_ok(cpuset_parse_list("8-11", &cpus, &err), &err);
+	struct node_config config = config_of(&t);
+	assert_int_equal(lifecycle_update_cpus(t.store, &config, &rec, &cpus, &err), 1);
+	free(config.persistent_dir);
+	assert_file(&t, "/proc/irq/10/smp_affinity_list", "0-7,12-63\n");
+	assert_file(&t, "/proc/irq/default_smp_affinity", "ffffffff,fffff0ff\n");
+	assert_detail(&t, "a", "banned_cpus", "\"8-11\"");
+	_cleanup_free_ char *cfg = lbt_get(&t, CFG);
+	assert_non_null(strstr(cfg, "IRQBALANCE_BANNED_CPULIST=8-11\n"));
+	undo_ok(&t, "a");
+	assert_snapshot(before, &t);
+	lbt_fini(&t);
+}
+
 /* Wider masks: 96 possible CPUs print three groups; the width is kept. */
 static void test_three_group_mask(void **state)
 {
@@ -596,6 +623,7 @@ int main(int argc, char **argv)
 	tu_suite_add_test(&s, test_two_containers_a_first);
 	tu_suite_add_test(&s, test_two_containers_b_first);
 	tu_suite_add_test(&s, test_others_changes_kept);
+	tu_suite_add_test(&s, test_follows_update);
 	tu_suite_add_test(&s, test_three_group_mask);
 	tu_suite_add_test(&s, test_render);
 	tu_suite_add_test(&s, test_config_edited_meanwhile);
