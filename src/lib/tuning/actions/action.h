@@ -8,10 +8,11 @@
  *
  * Contract, which the hook relies on to keep the node consistent under crashes and concurrency:
  * - apply and undo run with the state store locked exclusively (one lock for all of nodehook).
- * - Before apply, lifecycle has made ctx->record->actions[id] present, not applied, with
- *   .value = ctx->value (the accepted annotation value); apply keeps .value and .present.
- * - apply fills the rest of ctx->record->actions[id] (backend, cpus, cgroup, details: whatever
- *   undo will need) and calls action_record_save() BEFORE its first change to the node, and
+ * - Before apply, lifecycle has set ctx->record->actions[id].value = ctx->value (the accepted
+ *   annotation value), not applied; apply keeps .value.
+ * - apply sets .present and fills the rest of ctx->record->actions[id] (backend, cpus, cgroup,
+ *   details: whatever undo will need) and calls action_record_save() BEFORE its first change to
+ *   the node (an apply that fails before that changed nothing and is not rolled back), and
  *   writes the original value of every shared setting to its ledger (state_doc_write) before
  *   changing that setting. A hook killed at any point leaves records from which undo puts
  *   everything back. What the action changed and that status should show (IRQs moved or
