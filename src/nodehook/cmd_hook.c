@@ -77,7 +77,11 @@ static void tell(const struct lifecycle_events *ev)
 			log_warning("%s, ignoring", e->text);
 			break;
 		case LIFECYCLE_APPLIED:
-			log_info("%s: applied (CPUs %s, %s)", name, e->text, e->text2);
+			/* An action without backends (irq-load-balancing) has none to name. */
+			if (e->text2 && e->text2[0])
+				log_info("%s: applied (CPUs %s, %s)", name, e->text, e->text2);
+			else
+				log_info("%s: applied (CPUs %s)", name, e->text);
 			break;
 		default:
 			break;

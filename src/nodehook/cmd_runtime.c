@@ -31,6 +31,7 @@
 #include "cpuset.h"
 #include "fileio.h"
 #include "hooks_set.h"
+#include "create_env.h"
 #include "hooks_inject.h"
 #include "hooks_match.h"
 #include "json_util.h"
@@ -45,7 +46,8 @@
 #include "sysroot.h"
 #include "xalloc.h"
 
-/* Injects the matching hooks.d hooks into the bundle's config.json. */
+/* Injects the matching hooks.d hooks into the bundle's config.json, and the environment the
+ * container's actions give it (create_env.h). */
 static int prepare_create(const struct runtime_args *a, const struct node_config *config,
 			  struct nh_error **err)
 {
@@ -91,6 +93,9 @@ static int prepare_create(const struct runtime_args *a, const struct node_config
 	if (r < 0)
 		return r;
 	r = hooks_inject_file(oci, set, PRESTART_AS_CREATE_RUNTIME, config_path, err);
+	if (r < 0)
+		return r;
+	r = create_env_inject(config, oci, a->id, bundle, config_path, err);
 	return r < 0 ? r : 0;
 }
 

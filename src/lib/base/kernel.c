@@ -352,3 +352,148 @@ int kernel_cpu_freq_policy(unsigned cpu, char **ret_dir, struct cpuset *ret_rela
 	related = (struct cpuset){0};
 	return 0;
 }
+
+/* A decimal number made of digits only, at most max: IRQ numbers and pids from directory
+ * names. */
+static bool parse_dir_number(const char *name, unsigned max, unsigned *ret)
+{
+	if (!name[0] || strlen(name) > 9)
+		return false;
+	unsigned v = 0;
+	for (const char *p = name; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+		v = v * 10 + (unsigned)(*p - '0');
+	}
+	if (v > max || (name[0] == '0' && name[1]))
+		return false;
+	*ret = v;
+	return true;
+}
+
+static int compare_unsigned(const void *a, const void *b)
+{
+	unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
+	return x < y ? -1 : x > y;
+}
+
+int kernel_irq_list(unsigned **ret, size_t *ret_n, struct nh_error **err)
+{
+	_cleanup_free_ char *path = sysroot_path(KERNEL_IRQ_DIR);
+	_cleanup_closedir_ DIR *d = opendir(path);
+	if (!d)
+		return nh_error_set_errno(err, errno, "%s", path);
+	_cleanup_free_ unsigned *v = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	while ((errno = 0, de = readdir(d))) {
+		unsigned irq = 0;
+		if (!parse_dir_number(de->d_name, KERNEL_IRQ_MAX, &irq))
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			v = xreallocarray(v, cap, sizeof(*v));
+		}
+		v[n++] = irq;
+	}
+	if (errno)
+		return nh_error_set_errno(err, errno, "read %s", path);
+	if (n > 0)
+		qsort(v, n, sizeof(*v), compare_unsigned);
+	*ret_n = n;
+	*ret = v ? TAKE_PTR(v) : xcalloc(1, sizeof(unsigned));
+	return 0;
+}
+
+int kernel_irq_affinity(unsigned irq, struct cpuset *ret, struct nh_error **err)
+{
+	char node_path[64];
+	snprintf(node_path, sizeof(node_path), KERNEL_IRQ_DIR "/%u/smp_affinity_list", irq);
+	_cleanup_free_ char *buf = NULL;
+	int r = kernel_read_file(node_path, &buf, err);
+	if (r < 0)
+		return r;
+	r = cpuset_parse_list(buf, ret, err);
+	return r < 0 ? nh_error_wrap(err, "%s", node_path) : 0;
+}
+
+int kernel_irq_set_affinity(unsigned irq, const struct cpuset *cpus, struct nh_error **err)
+{
+	char node_path[64];
+	snprintf(node_path, sizeof(node_path), KERNEL_IRQ_DIR "/%u/smp_affinity_list", irq);
+	_cleanup_free_ char *list = cpuset_format_list(cpus);
+	return kernel_write_file(node_path, list, err);
+}
+
+int kernel_irq_default_affinity(struct cpuset *ret, unsigned *ret_width, struct nh_error **err)
+{
+	_cleanup_free_ char *buf = NULL;
+	int r = kernel_read_file(KERNEL_IRQ_DEFAULT_AFFINITY, &buf, err);
+	if (r == -ENOENT)
+		return nh_error_set(err, ENOENT, "%s: no such file", KERNEL_IRQ_DEFAULT_AFFINITY);
+	if (r < 0)
+		return r;
+	_cleanup_cpuset_ struct cpuset s = {0};
+	r = cpuset_parse_mask(buf, &s, err);
+	if (r < 0)
+		return nh_error_wrap(err, "%s", KERNEL_IRQ_DEFAULT_AFFINITY);
+	unsigned groups = 1;
+	for (const char *p = buf; *p; p++)
+		groups += *p == ',';
+	*ret = s;
+	s = (struct cpuset){0};
+	*ret_width = groups * 32;
+	return 0;
+}
+
+int kernel_irq_set_default_affinity(const struct cpuset *cpus, unsigned width,
+				    struct nh_error **err)
+{
+	_cleanup_free_ char *mask = cpuset_format_mask(cpus, width);
+	return kernel_write_file(KERNEL_IRQ_DEFAULT_AFFINITY, mask, err);
+}
+
+int kernel_cpu_thread_siblings(unsigned cpu, struct cpuset *ret, struct nh_error **err)
+{
+	char node_path[96];
+	snprintf(node_path, sizeof(node_path),
+		 "/sys/devices/system/cpu/cpu%u/topology/thread_siblings_list", cpu);
+	_cleanup_free_ char *buf = NULL;
+	int r = kernel_read_file(node_path, &buf, err);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	r = cpuset_parse_list(buf, ret, err);
+	return r < 0 ? nh_error_wrap(err, "%s", node_path) : 1;
+}
+
+int kernel_find_process(const char *comm, pid_t *ret, struct nh_error **err)
+{
+	_cleanup_free_ char *path = sysroot_path("/proc");
+	_cleanup_closedir_ DIR *d = opendir(path);
+	if (!d)
+		return nh_error_set_errno(err, errno, "%s", path);
+	unsigned best = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		unsigned pid = 0;
+		if (!parse_dir_number(de->d_name, 0x7fffffffu, &pid) || pid == 0)
+			continue;
+		char rel[64];
+		snprintf(rel, sizeof(rel), "/proc/%u/comm", pid);
+		_cleanup_free_ char *name = NULL;
+		_cleanup_error_ struct nh_error *e = NULL;
+		if (kernel_read_file(rel, &name, &e) < 0 || strcmp(name, comm) != 0)
+			continue; /* gone meanwhile, or not ours to read: not the one */
+		uint64_t start = 0;
+		if (kernel_process_start_time((pid_t)pid, &start, &e) <= 0)
+			continue; /* a zombie is as good as gone */
+		if (!best || pid < best)
+			best = pid;
+	}
+	if (!best)
+		return 0;
+	*ret = (pid_t)best;
+	return 1;
+}

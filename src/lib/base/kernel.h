@@ -79,3 +79,36 @@ int kernel_process_exe(pid_t pid, char **ret);
 /* The command line of a process (/proc/<pid>/cmdline): NUL-separated arguments, *ret_len bytes.
  * At most 1 MiB. */
 int kernel_process_cmdline(pid_t pid, char **ret, size_t *ret_len, struct nh_error **err);
+
+/* IRQs (/proc/irq). Affinities are read and written in list form (smp_affinity_list), the
+ * default mask in mask form (default_smp_affinity has no list twin). */
+#define KERNEL_IRQ_DIR "/proc/irq"
+#define KERNEL_IRQ_DEFAULT_AFFINITY "/proc/irq/default_smp_affinity"
+/* Larger than any IRQ number Linux hands out (NR_IRQS is at most a few 10^5). */
+#define KERNEL_IRQ_MAX 1000000u
+
+/* The IRQ numbers under /proc/irq, ascending. Only directory names made of digits (at most
+ * KERNEL_IRQ_MAX) count; anything else there is skipped. */
+int kernel_irq_list(unsigned **ret, size_t *ret_n, struct nh_error **err);
+
+/* /proc/irq/<irq>/smp_affinity_list. -ENOENT without an error when the IRQ is gone. */
+int kernel_irq_affinity(unsigned irq, struct cpuset *ret, struct nh_error **err);
+
+/* Writes it. The kernel refuses a managed IRQ (kernel-spread queues) with EIO, or EPERM (6.18):
+ * -EIO or -EPERM with an error; -ENOENT without one when the IRQ is gone. */
+int kernel_irq_set_affinity(unsigned irq, const struct cpuset *cpus, struct nh_error **err)
+    __attribute__((warn_unused_result));
+
+/* /proc/irq/default_smp_affinity, and its width in bits (32 per comma-separated group), to
+ * write it back in the form the kernel prints. */
+int kernel_irq_default_affinity(struct cpuset *ret, unsigned *ret_width, struct nh_error **err);
+int kernel_irq_set_default_affinity(const struct cpuset *cpus, unsigned width,
+				    struct nh_error **err) __attribute__((warn_unused_result));
+
+/* /sys/devices/system/cpu/cpu<cpu>/topology/thread_siblings_list: 1 and the set, 0 when the
+ * file does not exist (no SMT topology exported). */
+int kernel_cpu_thread_siblings(unsigned cpu, struct cpuset *ret, struct nh_error **err);
+
+/* A process whose /proc/<pid>/comm is `comm`, not a zombie: 1 and its pid (the lowest), 0 when
+ * there is none. */
+int kernel_find_process(const char *comm, pid_t *ret, struct nh_error **err);

@@ -51,6 +51,7 @@ static struct node_config *defaults(void)
 	c->cri = CRI_AUTO;
 	c->hooks_dirs = strv_new((const char *const[]){HOOKS_DIR_SYSTEM, HOOKS_DIR_ADMIN}, 2);
 	c->runtime = xstrdup(NODE_CONFIG_DEFAULT_RUNTIME);
+	c->persistent_dir = xstrdup(NODE_CONFIG_DEFAULT_PERSISTENT_DIR);
 	for (int a = 0; a < NH_ACTION__MAX; a++) {
 		c->actions[a].enabled = true;
 		c->actions[a].allowed_namespaces = strv_new((const char *const[]){"*"}, 1);
@@ -228,6 +229,14 @@ int node_config_parse(const char *path, const char *content, size_t len, struct 
 			r = get_strv(v, key, &c->hooks_dirs, err);
 		} else if (strcmp(key, "runtime") == 0) {
 			r = get_abs_path(v, key, &c->runtime, err);
+		} else if (strcmp(key, "irqbalance_config") == 0) {
+			r = get_string(v, key, &c->irqbalance_config, err);
+			if (r == 0 && c->irqbalance_config[0] && c->irqbalance_config[0] != '/')
+				r = nh_error_set(err, EINVAL,
+						 "%s: '%s' is not an absolute path (or \"\": none)",
+						 key, c->irqbalance_config);
+		} else if (strcmp(key, "persistent_dir") == 0) {
+			r = get_abs_path(v, key, &c->persistent_dir, err);
 		} else if (strcmp(key, "actions") == 0) {
 			r = parse_actions(v, c, err);
 		} else {
@@ -302,6 +311,8 @@ struct node_config *node_config_free(struct node_config *c)
 	strv_free(c->annotation_domains);
 	strv_free(c->hooks_dirs);
 	free(c->runtime);
+	free(c->irqbalance_config);
+	free(c->persistent_dir);
 	for (int a = 0; a < NH_ACTION__MAX; a++) {
 		strv_free(c->actions[a].allowed_namespaces);
 		free(c->actions[a].backend);

@@ -1,8 +1,8 @@
 /* The node configuration: /etc/nodehook/config.json, or the file named by $NODEHOOK_CONFIG.
  *
- * Its keys (state_dir, sysroot, annotation_domains, cri, hooks_dirs, runtime, and per action
- * enabled, allowed_namespaces, on_error, backend), their defaults and meaning are listed in
- * docs/CONFIGURATION.md; deploy/config.json.example is a complete file.
+ * Its keys (state_dir, sysroot, annotation_domains, cri, hooks_dirs, runtime, irqbalance_config,
+ * persistent_dir, and per action enabled, allowed_namespaces, on_error, backend), their defaults
+ * and meaning are listed in docs/CONFIGURATION.md; deploy/config.json.example is a complete file.
  *
  * Unknown keys are errors: a misspelt key in a node's policy must not silently fall back to a
  * default. A missing default file means the defaults; a missing $NODEHOOK_CONFIG file is an
@@ -19,6 +19,13 @@
 #include "error.h"
 #include "nh_action.h"
 #include "paths.h"
+
+#define NODE_CONFIG_DEFAULT_PERSISTENT_DIR "/var/lib/nodehook"
+/* Debian's, then RHEL's. */
+#define NODE_CONFIG_IRQBALANCE_DEFAULTS                                                            \
+	{                                                                                          \
+		"/etc/default/irqbalance", "/etc/sysconfig/irqbalance"                             \
+	}
 
 enum on_error {
 	ON_ERROR_FAIL,
@@ -51,6 +58,11 @@ struct node_config {
 	enum cri_kind cri;
 	char **hooks_dirs;
 	char *runtime;
+	/* irq-load-balancing: the irqbalance config file to keep the banned CPUs in; NULL means
+	 * the first of NODE_CONFIG_IRQBALANCE_DEFAULTS that exists, "" means none. */
+	char *irqbalance_config;
+	/* What must outlive a reboot (the irqbalance config's original content). */
+	char *persistent_dir;
 	struct action_policy actions[NH_ACTION__MAX];
 };
 

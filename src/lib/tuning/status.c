@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cpuset.h"
+#include "irqbalance.h"
 #include "strv.h"
 #include "lifecycle.h"
 #include "xalloc.h"
@@ -331,8 +332,16 @@ int status_gc(struct node_context *node, bool dry_run, status_report_fn report, 
 	      struct nh_error **err)
 {
 	int r = node_context_open_store(node, NODE_STORE_EXISTING, !dry_run, err);
-	if (r <= 0)
+	if (r < 0)
 		return r;
+	if (r == 0) {
+		/* No records (a fresh /run after a reboot): what outlived the reboot, the
+		 * irqbalance config, may still ban CPUs for containers long gone. */
+		if (dry_run)
+			return 0;
+		r = irqbalance_boot_check(node->config, NULL, err);
+		return r < 0 ? nh_error_wrap(err, "irqbalance") : 0;
+	}
 	int failed = gc_records(node, dry_run, report, userdata, err);
 	if (failed < 0)
 		return failed;

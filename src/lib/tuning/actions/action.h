@@ -106,5 +106,6 @@ void action_crash_point(void);
 
 extern const struct action_ops cpu_load_balancing_ops;
 extern const struct action_ops cpu_quota_ops;
+extern const struct action_ops irq_load_balancing_ops;
 extern const struct action_ops cpu_c_states_ops;
 extern const struct action_ops cpu_freq_governor_ops;
