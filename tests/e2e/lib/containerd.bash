@@ -220,12 +220,12 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
     # The handler a RuntimeClass names: only nodehook's annotation keys pass from pods and
-    # containers to config.json. Go path.Match: "*" never matches a "/", so the per-container
-    # form needs its own "/*" glob.
+    # containers to config.json, every action's (README's example). Go path.Match: "*" never
+    # matches a "/", so the per-container form needs its own "/*" glob.
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.nodehook]
       runtime_type = "io.containerd.runc.v2"
-      pod_annotations = ["cpu-load-balancing.nodehook.io", "cpu-load-balancing.nodehook.io/*"]
-      container_annotations = ["cpu-load-balancing.nodehook.io", "cpu-load-balancing.nodehook.io/*"]
+      pod_annotations = ["*.nodehook.io", "*.nodehook.io/*"]
+      container_annotations = ["*.nodehook.io", "*.nodehook.io/*"]
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.nodehook.options]
         BinaryName = "$NH_RUNTIME"
     # A handler for pods written for CRI-O: CRI-O's high-performance keys (*.crio.io, pod-wide
