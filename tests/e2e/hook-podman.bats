@@ -23,14 +23,7 @@ SHIPPED=(nodehook-createruntime.json nodehook-poststop.json)
 ANNOTATION=cpu-load-balancing.nodehook.io
 
 setup_file() {
-	nh_require_nodehook
-	export NH_DEPLOY_DIR=${NH_DEPLOY_DIR:-${NODEHOOK_BIN%/src/nodehook/nodehook}/deploy}
-	local f
-	for f in "${SHIPPED[@]}"; do
-		[ -f "$NH_DEPLOY_DIR/$f" ] ||
-			nh_fail "$NH_DEPLOY_DIR/$f is missing: build first (ninja -C build)" || return 1
-	done
-	nh_podman_file_setup
+	nh_podman_shipped_file_setup "${SHIPPED[@]}"
 }
 
 teardown_file() {

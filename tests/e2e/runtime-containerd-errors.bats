@@ -12,37 +12,15 @@ load lib/node
 load lib/containerd
 
 setup_file() {
-	nh_require_nodehook
-	export NH_CTRD_SKIP NH_CRI_SKIP= NH_NODE_FAIL=
-	NH_CTRD_SKIP=$(nh_ctrd_missing)
-	[ -z "$NH_CTRD_SKIP" ] || return 0
-	NH_CTRD_SKIP=$(nh_node_missing)
-	[ -z "$NH_CTRD_SKIP" ] || return 0
-	mkdir -p "$NH_SCRATCH"
-	nh_ctrd_start "$(mktemp -d "$NH_SCRATCH/nh-ctrd-XXXXXXXX")" || return 1
-	nh_cri_deps || NH_CRI_SKIP="no CRI client: $NH_CRI_UNAVAILABLE"
-	# Pods here isolate CPU 1: the node lock for the whole file, taken once containerd and its
-	# shims (which must not inherit the lock's fd) run. A node that is not clean (a leftover of
-	# an earlier test) fails every test, naming the leftover.
-	nh_node_lock 2>/dev/null || NH_NODE_FAIL=$NH_NODE_LOCK_ERR
+	nh_ctrd_file_setup
 }
 
 teardown_file() {
-	nh_ctrd_stop
-	nh_node_unlock
+	nh_ctrd_file_teardown
 }
 
-# Each test: the node snapshot (lib/node.bash; the lock is the file's), the cgroups of the CRI
-# pods ours; $NH_STATE is containerd's nodehook state dir.
 setup() {
-	[ -z "$NH_CTRD_SKIP" ] || skip "$NH_CTRD_SKIP"
-	[ -z "$NH_CRI_SKIP" ] || skip "$NH_CRI_SKIP"
-	[ -z "$NH_NODE_FAIL" ] || nh_fail "$NH_NODE_FAIL" || return 1
-	nh_setup
-	: >"$NH_T/.pods"
-	NH_STATE=$NH_STATE_DIR
-	nh_node_snapshot
-	nh_node_ours "/$NH_CTRD_NS/*" "$NH_CTRD_CGROUP/*"
+	nh_ctrd_test_setup
 }
 
 teardown() {

@@ -352,6 +352,7 @@ int kernel_cpu_freq_policy(unsigned cpu, char **ret_dir, struct cpuset *ret_rela
 	related = (struct cpuset){0};
 	return 0;
 }
+
 /* A decimal number made of digits only, at most max: IRQ numbers and pids from directory
  * names. */
 static bool parse_dir_number(const char *name, unsigned max, unsigned *ret)

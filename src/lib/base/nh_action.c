@@ -4,8 +4,8 @@
 
 static const char *const action_names[NH_ACTION__MAX] = {
     [NH_ACTION_CPU_LOAD_BALANCING] = "cpu-load-balancing",
-    [NH_ACTION_IRQ_LOAD_BALANCING] = "irq-load-balancing",
     [NH_ACTION_CPU_QUOTA] = "cpu-quota",
+    [NH_ACTION_IRQ_LOAD_BALANCING] = "irq-load-balancing",
     [NH_ACTION_CPU_C_STATES] = "cpu-c-states",
     [NH_ACTION_CPU_FREQ_GOVERNOR] = "cpu-freq-governor",
 };

@@ -8,8 +8,8 @@
 /* The built-in actions, in the order they are applied (undone in reverse). */
 enum nh_action {
 	NH_ACTION_CPU_LOAD_BALANCING,
-	NH_ACTION_IRQ_LOAD_BALANCING,
 	NH_ACTION_CPU_QUOTA,
+	NH_ACTION_IRQ_LOAD_BALANCING,
 	NH_ACTION_CPU_C_STATES,
 	NH_ACTION_CPU_FREQ_GOVERNOR,
 	NH_ACTION__MAX,

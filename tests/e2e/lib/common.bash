@@ -358,6 +358,20 @@ nh_podman_file_setup() {
 	fi
 }
 
+# For setup_file of a suite that runs Podman with nodehook's shipped hooks.d files: exports
+# NH_DEPLOY_DIR (the build's deploy/, next to $NODEHOOK_BIN, unless set), fails unless each FILE
+# is there, then nh_podman_file_setup.
+nh_podman_shipped_file_setup() {
+	nh_require_nodehook
+	export NH_DEPLOY_DIR=${NH_DEPLOY_DIR:-${NODEHOOK_BIN%/src/nodehook/nodehook}/deploy}
+	local f
+	for f in "$@"; do
+		[ -f "$NH_DEPLOY_DIR/$f" ] ||
+			nh_fail "$NH_DEPLOY_DIR/$f is missing: build first (ninja -C build)" || return 1
+	done
+	nh_podman_file_setup
+}
+
 nh_podman_require() {
 	[ -z "${NH_PODMAN_SKIP:-}" ] || skip "$NH_PODMAN_SKIP"
 }

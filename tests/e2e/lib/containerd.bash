@@ -4,10 +4,10 @@
 #
 #   nh_ctrd_start DIR   containerd 1.6 with its own root, state, socket and config under DIR,
 #                       nodehook-runtime (a symlink to $NODEHOOK_BIN) as the BinaryName of the
-#                       CRI runtime handlers "nodehook", "guarded", "nodehook-open" and
-#                       "nodehook-star" (see nh_ctrd_config_toml; "runc", the default, is plain
-#                       runc), the offline busybox and pause images imported; exports the
-#                       NH_CTRD_* variables below
+#                       CRI runtime handlers "nodehook", "nodehook-crio", "guarded",
+#                       "nodehook-open" and "nodehook-star" (see nh_ctrd_config_toml; "runc",
+#                       the default, is plain runc), the offline busybox and pause images
+#                       imported; exports the NH_CTRD_* variables below
 #   nh_ctrd_stop        stops all of it, by PID, and removes what it made (see the order there)
 #   nh_ctr ARGS         ctr against it, in the test namespace $NH_CTRD_NS
 #   nh_cri ARGS         tests/e2e/cri/cri.js against its CRI socket (after nh_cri_deps)
@@ -220,13 +220,21 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
     # The handler a RuntimeClass names: only nodehook's annotation keys pass from pods and
-    # containers to config.json. Go path.Match: "*" never matches a "/", so the per-container
-    # form needs its own "/*" glob.
+    # containers to config.json, every action's (README's example). Go path.Match: "*" never
+    # matches a "/", so the per-container form needs its own "/*" glob.
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.nodehook]
       runtime_type = "io.containerd.runc.v2"
-      pod_annotations = ["cpu-load-balancing.nodehook.io", "cpu-load-balancing.nodehook.io/*"]
-      container_annotations = ["cpu-load-balancing.nodehook.io", "cpu-load-balancing.nodehook.io/*"]
+      pod_annotations = ["*.nodehook.io", "*.nodehook.io/*"]
+      container_annotations = ["*.nodehook.io", "*.nodehook.io/*"]
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.nodehook.options]
+        BinaryName = "$NH_RUNTIME"
+    # A handler for pods written for CRI-O: CRI-O's high-performance keys (*.crio.io, pod-wide
+    # and per container) pass; the node config then needs annotation_domains ["crio.io"].
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.nodehook-crio]
+      runtime_type = "io.containerd.runc.v2"
+      pod_annotations = ["*.crio.io", "*.crio.io/*"]
+      container_annotations = ["*.crio.io", "*.crio.io/*"]
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.nodehook-crio.options]
         BinaryName = "$NH_RUNTIME"
     # Another handler through nodehook-runtime, with no annotation passed: on containerd only
     # the wrapper runs hooks.d, so every handler of a node needs it for the guard to see every
@@ -420,6 +428,47 @@ nh_ctrd_stop() {
 		rm -rf "$dir"
 	fi
 	NH_CTRD_DIR=
+}
+
+# ---------------------------------------------------------------------------------------------
+# A suite whose pods change the node (cgroup v1 cpusets, and whatever else its actions touch).
+
+# For setup_file: one containerd for the file (nh_ctrd_start) and the CRI client; exports
+# NH_CTRD_SKIP (why the file's tests must skip: no containerd, or no cgroup v1 cpuset node),
+# NH_CRI_SKIP (no CRI client) and NH_NODE_FAIL (the node is not clean). The node lock is the
+# file's, taken once containerd and its shims (which must not inherit the lock's fd) run;
+# released by nh_ctrd_file_teardown. A node that is not clean (a leftover of an earlier test)
+# fails every test, naming the leftover. Returns 1 only for a broken run.
+nh_ctrd_file_setup() {
+	nh_require_nodehook
+	export NH_CTRD_SKIP NH_CRI_SKIP='' NH_NODE_FAIL=''
+	NH_CTRD_SKIP=$(nh_ctrd_missing)
+	[ -z "$NH_CTRD_SKIP" ] || return 0
+	NH_CTRD_SKIP=$(nh_node_missing)
+	[ -z "$NH_CTRD_SKIP" ] || return 0
+	mkdir -p "$NH_SCRATCH"
+	nh_ctrd_start "$(mktemp -d "$NH_SCRATCH/nh-ctrd-XXXXXXXX")" || return 1
+	nh_cri_deps || NH_CRI_SKIP="no CRI client: $NH_CRI_UNAVAILABLE"
+	nh_node_lock 2>/dev/null || NH_NODE_FAIL=$NH_NODE_LOCK_ERR
+}
+
+nh_ctrd_file_teardown() {
+	nh_ctrd_stop
+	nh_node_unlock
+}
+
+# For setup: the skips (in setup, where bats 1.8 keeps their reason), the node snapshot
+# (lib/node.bash; the lock is the file's), the cgroups of the test namespace and of the CRI pods
+# ours; $NH_STATE is containerd's nodehook state dir; $NH_T/.pods lists the pods to take down.
+nh_ctrd_test_setup() {
+	[ -z "$NH_CTRD_SKIP" ] || skip "$NH_CTRD_SKIP"
+	[ -z "$NH_CRI_SKIP" ] || skip "$NH_CRI_SKIP"
+	[ -z "$NH_NODE_FAIL" ] || nh_fail "$NH_NODE_FAIL" || return 1
+	nh_setup
+	: >"$NH_T/.pods"
+	NH_STATE=$NH_STATE_DIR
+	nh_node_snapshot
+	nh_node_ours "/$NH_CTRD_NS/*" "$NH_CTRD_CGROUP/*"
 }
 
 # ---------------------------------------------------------------------------------------------

@@ -8,8 +8,8 @@
 
 static const struct action_ops *const table[NH_ACTION__MAX] = {
     [NH_ACTION_CPU_LOAD_BALANCING] = &cpu_load_balancing_ops,
-    [NH_ACTION_IRQ_LOAD_BALANCING] = &irq_load_balancing_ops,
     [NH_ACTION_CPU_QUOTA] = &cpu_quota_ops,
+    [NH_ACTION_IRQ_LOAD_BALANCING] = &irq_load_balancing_ops,
     [NH_ACTION_CPU_C_STATES] = &cpu_c_states_ops,
     [NH_ACTION_CPU_FREQ_GOVERNOR] = &cpu_freq_governor_ops,
 };

@@ -106,7 +106,7 @@ int action_check_exclusive(const struct container_info *c, struct nh_error **err
 void action_crash_point(void);
 
 extern const struct action_ops cpu_load_balancing_ops;
-extern const struct action_ops irq_load_balancing_ops;
 extern const struct action_ops cpu_quota_ops;
+extern const struct action_ops irq_load_balancing_ops;
 extern const struct action_ops cpu_c_states_ops;
 extern const struct action_ops cpu_freq_governor_ops;
