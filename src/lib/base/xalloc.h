@@ -6,12 +6,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-void *xmalloc(size_t n);
-void *xcalloc(size_t n, size_t size);
-void *xrealloc(void *p, size_t n);
+/* They never return NULL: said so that static analysis (and the compiler) know it too. */
+#define XALLOC_NONNULL __attribute__((returns_nonnull))
+
+void *xmalloc(size_t n) XALLOC_NONNULL;
+void *xcalloc(size_t n, size_t size) XALLOC_NONNULL;
+void *xrealloc(void *p, size_t n) XALLOC_NONNULL;
 /* Grows an array of `size`-byte elements to hold at least `need` elements. */
-void *xreallocarray(void *p, size_t n, size_t size);
-char *xstrdup(const char *s);
-char *xstrndup(const char *s, size_t n);
-char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-char *xvasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+void *xreallocarray(void *p, size_t n, size_t size) XALLOC_NONNULL;
+char *xstrdup(const char *s) XALLOC_NONNULL;
+char *xstrndup(const char *s, size_t n) XALLOC_NONNULL;
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2))) XALLOC_NONNULL;
+char *xvasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0))) XALLOC_NONNULL;
