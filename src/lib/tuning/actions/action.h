@@ -59,18 +59,18 @@ struct action_ops {
 	int (*parse_value)(const char *value, const char **ret_note, struct nh_error **err);
 	/* Whether the container can have this action (e.g. it has exclusive CPUs). */
 	int (*check)(const struct container_info *c, struct nh_error **err);
-	int (*apply)(struct action_context *ctx, struct nh_error **err)
-	    __attribute__((warn_unused_result));
-	int (*undo)(struct action_context *ctx, struct nh_error **err)
-	    __attribute__((warn_unused_result));
+	__attribute__((warn_unused_result)) int (*apply)(struct action_context *ctx,
+							 struct nh_error **err);
+	__attribute__((warn_unused_result)) int (*undo)(struct action_context *ctx,
+							struct nh_error **err);
 	int (*guard)(struct action_context *ctx, struct nh_error **err);
 	/* Whether the action works on the container's CPUs (.cpus in its record): when the
 	 * runtime's `update` gives the container new CPUs, lifecycle makes it follow them. */
 	bool follows_cpus;
 	/* Follow new CPUs (ctx->container->cpus; the old ones are in the record). NULL: lifecycle
 	 * undoes, then applies again with the record's value. Only for follows_cpus actions. */
-	int (*update)(struct action_context *ctx, struct nh_error **err)
-	    __attribute__((warn_unused_result));
+	__attribute__((warn_unused_result)) int (*update)(struct action_context *ctx,
+							  struct nh_error **err);
 	/* Calls fn for every container id this action's ledgers hold something for, with the
 	 * backend that holds it, so that gc can find entries whose record was lost. NULL when the
 	 * action keeps no ledger. Reads only. */

@@ -18,11 +18,11 @@ struct lb_backend {
 	const char *name;
 	/* 1 if this kernel and node can use the backend, 0 if not (with *ret_why, static). */
 	int (*available)(const char **ret_why, struct nh_error **err);
-	int (*apply)(struct action_context *ctx, struct nh_error **err)
-	    __attribute__((warn_unused_result));
+	__attribute__((warn_unused_result)) int (*apply)(struct action_context *ctx,
+							 struct nh_error **err);
 	/* Undoes for ctx->record->id (from the record and ledger only). */
-	int (*undo)(struct action_context *ctx, struct nh_error **err)
-	    __attribute__((warn_unused_result));
+	__attribute__((warn_unused_result)) int (*undo)(struct action_context *ctx,
+							struct nh_error **err);
 	/* NULL when the backend has no node-wide invariant to keep. */
 	int (*guard)(struct action_context *ctx, struct nh_error **err);
 	/* The container ids the backend's ledger holds CPUs for (NULL-terminated, caller frees
