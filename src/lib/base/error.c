@@ -1,3 +1,4 @@
+#define NH_ERROR_C /* error.h: the definitions, not the analyzer's wrappers */
 #include "error.h"
 
 #include <errno.h>
