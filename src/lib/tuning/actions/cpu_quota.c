@@ -215,7 +215,7 @@ static int pod_release(struct state_store *store, const char *id, struct nh_erro
 			const char *mount = json_get_str(entry, "mount");
 			const char *file = json_get_str(entry, "file");
 			const char *old = json_get_str(entry, "old");
-			if (!mount || !file || !old || (strcmp(file, V1_FILE) && !is_v2(file)))
+			if (!mount || !file || !old || (strcmp(file, V1_FILE) != 0 && !is_v2(file)))
 				return nh_error_set(err, EBADMSG, "%s: pods[%s] is malformed",
 						    LEDGER, *pod);
 			r = cgroup_write(mount, *pod, file, old, err);
@@ -333,7 +333,7 @@ static int undo(struct action_context *ctx, struct nh_error **err)
 	const char *cgroup = d ? json_get_str(d, "container_cgroup") : NULL;
 	const char *old = d ? json_get_str(d, "container_old") : NULL;
 	if (old) {
-		if (!mount || !file || !cgroup || (strcmp(file, V1_FILE) && !is_v2(file)))
+		if (!mount || !file || !cgroup || (strcmp(file, V1_FILE) != 0 && !is_v2(file)))
 			return nh_error_set(err, EBADMSG,
 					    "record of %s: cpu-quota details are "
 					    "malformed",
