@@ -350,8 +350,8 @@ static struct hook_file *record_read(const char *path, const unsigned char *rec,
 
 	/* Same order as append_codes(): key and value per annotation rule, then commands. */
 	for (uint32_t i = 0; i < n_ann; i++) {
-		ann[i].key = TAKE_PTR(codes[2 * i]);
-		ann[i].value = TAKE_PTR(codes[2 * i + 1]);
+		ann[i].key = TAKE_PTR(codes[2 * (size_t)i]);
+		ann[i].value = TAKE_PTR(codes[2 * (size_t)i + 1]);
 	}
 	for (uint32_t i = 0; i < n_cmd; i++)
 		cmd[i].re = TAKE_PTR(codes[2 * n_ann + i]);
