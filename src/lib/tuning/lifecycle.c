@@ -402,7 +402,6 @@ static int runtime_knows(const struct container_record *rec, struct nh_error **e
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
 	pid_t pid = 0;
-	extern char **environ;
 	int r = posix_spawn(&pid, rec->runtime_path, &fa, NULL, (char *const *)argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	if (r != 0) {

@@ -171,7 +171,7 @@ static int backup_read(const struct node_config *config, struct backup *ret, str
 	_cleanup_free_ char *buf = NULL;
 	size_t len = 0;
 	_cleanup_error_ struct nh_error *read_err = NULL;
-	int r = read_file_at(AT_FDCWD, file, CONFIG_MAX * 3, &buf, &len, &read_err);
+	int r = read_file_at(AT_FDCWD, file, (size_t)CONFIG_MAX * 3, &buf, &len, &read_err);
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0) {
@@ -378,7 +378,6 @@ static int run_systemctl_restart(char **ret_how)
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
 	pid_t pid = 0;
-	extern char **environ;
 	int r = posix_spawnp(&pid, "systemctl", &fa, NULL, (char *const *)argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	if (r != 0) {
