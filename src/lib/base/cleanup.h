@@ -29,12 +29,14 @@
 	})
 
 /* Defines func##p(type *p) that calls func(*p) when *p is non-NULL. */
+// NOLINTBEGIN(bugprone-macro-parentheses): type is a type name, which cannot be parenthesized
 #define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)                                                    \
 	static inline void func##p(type *p)                                                        \
 	{                                                                                          \
 		if (*p)                                                                            \
 			(void)func(*p);                                                            \
 	}
+// NOLINTEND(bugprone-macro-parentheses)
 
 static inline void freep(void *p)
 {

@@ -68,6 +68,7 @@ int json_check_finite(json_object *o, struct nh_error **err)
 		}
 		return 0;
 	}
+	// NOLINTNEXTLINE(bugprone-branch-clone): -Wswitch-enum wants each type named, -Wswitch-default a default
 	case json_type_null:
 	case json_type_boolean:
 	case json_type_int:

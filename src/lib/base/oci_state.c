@@ -84,6 +84,7 @@ int oci_state_parse(const char *buf, size_t len, struct oci_state *ret, struct n
 		s.pid = p > 1 ? (pid_t)p : 0;
 	}
 	*ret = s;
+	// NOLINTNEXTLINE(clang-analyzer-deadcode.DeadStores): read by the _cleanup_ handler at scope exit: the clear hands ownership to *ret
 	s = (struct oci_state){0};
 	return 0;
 }

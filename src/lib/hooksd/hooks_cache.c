@@ -311,7 +311,9 @@ static struct hook_file *record_read(const char *path, const unsigned char *rec,
 	h->hook.env = r_strv(&b, &a);
 	h->hook.has_timeout = r_u8(&b) != 0;
 	h->hook.timeout = (int64_t)r_u64(&b);
+	// NOLINTNEXTLINE(bugprone-signed-char-misuse,cert-str34-c): tristate() is -1/0/1 by design, not a character
 	h->when.always = tristate(r_u8(&b), &b.bad);
+	// NOLINTNEXTLINE(bugprone-signed-char-misuse,cert-str34-c): tristate() is -1/0/1 by design, not a character
 	h->when.has_bind_mounts = tristate(r_u8(&b), &b.bad);
 	h->when.or_mode = r_u8(&b) != 0;
 	h->when.annotations_set = r_u8(&b) != 0;

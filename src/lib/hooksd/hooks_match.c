@@ -98,6 +98,7 @@ int hook_when_match(const struct hook_when *w, const struct container_facts *fac
 static void result_append(struct hooks_result *r, enum oci_stage s, const struct oci_hook *h)
 {
 	r->by_stage[s] =
+	    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers: the element is a pointer
 	    xreallocarray(r->by_stage[s], r->n_by_stage[s] + 1, sizeof(*r->by_stage[s]));
 	r->by_stage[s][r->n_by_stage[s]++] = h;
 }

@@ -218,8 +218,10 @@ int hooks_set_load(const char *const *dirs, size_t n_dirs, enum hooks_load_mode 
 					*err = file_err;
 					return r;
 				}
+				// NOLINTBEGIN(bugprone-sizeof-expression): an array of pointers: the element is a pointer
 				set->skipped = xreallocarray(set->skipped, set->n_skipped + 1,
 							     sizeof(*set->skipped));
+				// NOLINTEND(bugprone-sizeof-expression)
 				set->skipped[set->n_skipped++] = file_err;
 				continue;
 			}
@@ -227,6 +229,7 @@ int hooks_set_load(const char *const *dirs, size_t n_dirs, enum hooks_load_mode 
 				continue;
 			if (set->n == cap) {
 				cap = cap ? cap * 2 : 16;
+				// NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers: the element is a pointer
 				set->files = xreallocarray(set->files, cap, sizeof(*set->files));
 			}
 			set->files[set->n++] = h;

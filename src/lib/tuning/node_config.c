@@ -29,6 +29,7 @@ static const char *const cri_names[CRI__MAX] = {
 static int from_table(const char *const *names, int n, const char *s)
 {
 	for (int i = 0; i < n; i++)
+		// NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker): get_enum passes the string get_string set on success
 		if (strcmp(s, names[i]) == 0)
 			return i;
 	return -EINVAL;
@@ -184,6 +185,7 @@ static int parse_domains(json_object *v, struct node_config *c, struct nh_error 
 	if (r < 0)
 		return r;
 	size_t n = 0;
+	// NOLINTNEXTLINE(clang-analyzer-core.NullDereference): get_strv sets extra on every return >= 0
 	while (extra[n])
 		n++;
 	char **all = xcalloc(n + 2, sizeof(char *));

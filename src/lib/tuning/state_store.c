@@ -332,6 +332,7 @@ int state_record_read(struct state_store *s, const char *id, struct container_re
 		}
 	}
 	*ret = rec;
+	// NOLINTNEXTLINE(clang-analyzer-deadcode.DeadStores): read by the _cleanup_ handler at scope exit: the clear hands ownership to *ret
 	rec = (struct container_record){0};
 	return 1;
 }
@@ -373,6 +374,7 @@ int state_record_list(struct state_store *s, char ***ret, struct nh_error **err)
 	_cleanup_closedir_ DIR *d = fdopendir(fd);
 	if (!d)
 		return nh_error_set_errno(err, errno, "%s/%s", s->path, RECORDS_DIR);
+	// NOLINTNEXTLINE(clang-analyzer-deadcode.DeadStores): read by _cleanup_close_ at scope exit, which must not close what d owns
 	fd = -1; /* owned by d now */
 	_cleanup_strv_ char **ids = xcalloc(1, sizeof(char *));
 	size_t n = 0;

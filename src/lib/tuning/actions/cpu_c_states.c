@@ -117,6 +117,7 @@ int cstates_parse(const char *value, struct cstates_request *ret, struct nh_erro
 		return nh_error_set(err, EINVAL, "invalid value '%.64s' (" CSTATES_EXPECTED ")",
 				    value);
 	*ret = req;
+	// NOLINTNEXTLINE(clang-analyzer-deadcode.DeadStores): read by the _cleanup_ handler at scope exit: the clear hands ownership to *ret
 	req = (struct cstates_request){0};
 	return 0;
 }

@@ -69,6 +69,7 @@ static void buf_add(struct buf *b, const char *s, size_t n)
 		b->cap = (b->len + n + 1) * 2;
 		b->p = xrealloc(b->p, b->cap);
 	}
+	// NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker): b->p is allocated whenever cap > 0, and the first call always allocates
 	memcpy(b->p + b->len, s, n);
 	b->len += n;
 	b->p[b->len] = '\0';
@@ -196,6 +197,7 @@ static int backup_read(const struct node_config *config, struct backup *ret, str
 	b.boot_id = xstrdup(json_object_get_string(boot));
 	b.path = xstrdup(json_object_get_string(path));
 	*ret = b;
+	// NOLINTNEXTLINE(clang-analyzer-deadcode.DeadStores): read by the _cleanup_ handler at scope exit: the clear hands ownership to *ret
 	b = (struct backup){0};
 	return 1;
 }
