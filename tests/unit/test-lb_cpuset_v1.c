@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "cleanup.h"
+#include "lifecycle.h"
 #include "sysroot.h"
 #include "test-lb_util.h"
 #include "xalloc.h"
@@ -250,6 +251,83 @@ static void test_refuse_every_cpu(void **state)
 	lbt_fini(&t);
 }
 
+static int update_cpus(struct lbt *t, const char *id, const char *cpus, struct nh_error **err)
+{
+	_cleanup_(container_record_clear) struct container_record rec = {0};
+	_cleanup_cpuset_ struct cpuset set = {0};
+	struct node_config config = lbt_config("auto");
+	assert_int_equal(state_record_read(t->store, id, &rec, err), 1);
+	assert_int_equal(cpuset_parse_list(cpus, &set, err), 0);
+	return lifecycle_update_cpus(t->store, &config, &rec, &set, err);
+}
+
+static void assert_record_cpus(struct lbt *t, const char *id, const char *cpus, bool applied)
+{
+	_cleanup_(container_record_clear) struct container_record rec = {0};
+	_cleanup_error_ struct nh_error *err = NULL;
+	assert_int_equal(state_record_read(t->store, id, &rec, &err), 1);
+	const struct action_record *ar = &rec.actions[NH_ACTION_CPU_LOAD_BALANCING];
+	assert_string_equal(ar->cpus, cpus);
+	assert_int_equal(ar->applied, applied);
+}
+
+/* Audit finding 1: an update the backend refuses (every online CPU) left the ledger with the
+ * refused CPUs, and from then on every guard (every container start) failed. Now the record,
+ * the ledger and the tree stay as they were, and the guard works. */
+static void test_failed_update_keeps_ledger(void **state)
+{
+	(void)state;
+	struct lbt t;
+	setup(&t);
+	_cleanup_free_ char *before = lbt_snapshot(&t);
+	apply_ok(&t, "ctr-a", "2-3");
+	_cleanup_free_ char *tree_a = lbt_snapshot(&t);
+	_cleanup_free_ char *ledger_a = lbt_get(&t, LBT_STATE "/" LEDGER);
+	assert_non_null(ledger_a);
+
+	_cleanup_error_ struct nh_error *err = NULL;
+	int r = update_cpus(&t, "ctr-a", "0-7", &err);
+	assert_int_equal(r, -EBUSY);
+	assert_non_null(strstr(err->msg, "cannot take every online CPU out of load balancing"));
+	assert_non_null(strstr(err->msg, "; it stays on CPUs 2-3"));
+	err = nh_error_free(err);
+	_cleanup_free_ char *ledger_after = lbt_get(&t, LBT_STATE "/" LEDGER);
+	assert_string_equal(ledger_after, ledger_a);
+	assert_snapshot(tree_a, &t);
+	assert_record_cpus(&t, "ctr-a", "2-3", true);
+	assert_ok(lbt_guard(&t, &lb_cpuset_v1, &err), &err);
+
+	/* A correct update afterwards moves it. */
+	assert_int_equal(update_cpus(&t, "ctr-a", "4-5", &err), 1);
+	assert_file(&t, HOUSEKEEPING "/cpuset.cpus", "0-3,6-7\n");
+	assert_record_cpus(&t, "ctr-a", "4-5", true);
+
+	/* A node left by the old code: ledger and record with the refused CPUs, half-applied.
+	 * The guard fails; the next correct update repairs it instead of skipping the record. */
+	_cleanup_(container_record_clear) struct container_record rec = {0};
+	assert_int_equal(state_record_read(t.store, "ctr-a", &rec, &err), 1);
+	struct action_record *ar = &rec.actions[NH_ACTION_CPU_LOAD_BALANCING];
+	free(ar->cpus);
+	ar->cpus = xstrdup("0-7");
+	ar->applied = false;
+	assert_ok(state_record_write(t.store, &rec, &err), &err);
+	_cleanup_free_ char *ledger_45 = lbt_get(&t, LBT_STATE "/" LEDGER);
+	char *at = strstr(ledger_45, "\"4-5\"");
+	assert_non_null(at);
+	_cleanup_free_ char *broken =
+	    xasprintf("%.*s\"0-7\"%s", (int)(at - ledger_45), ledger_45, at + strlen("\"4-5\""));
+	lbt_put(&t, LBT_STATE "/" LEDGER, broken);
+	assert_int_equal(lbt_guard(&t, &lb_cpuset_v1, &err), -EBUSY);
+	err = nh_error_free(err);
+	assert_int_equal(update_cpus(&t, "ctr-a", "4-5", &err), 1);
+	assert_record_cpus(&t, "ctr-a", "4-5", true);
+	assert_ok(lbt_guard(&t, &lb_cpuset_v1, &err), &err);
+	assert_file(&t, HOUSEKEEPING "/cpuset.cpus", "0-3,6-7\n");
+
+	assert_undo_restores(&t, "ctr-a", before, LEDGER);
+	lbt_fini(&t);
+}
+
 /* --- crash safety ---------------------------------------------------------------------------- */
 
 static int scenario_apply_a(struct lbt *t)
@@ -353,6 +431,7 @@ int main(int argc, char **argv)
 	tu_suite_add_test(&s, test_guard_new_cpuset);
 	tu_suite_add_test(&s, test_guard_without_ledger);
 	tu_suite_add_test(&s, test_refuse_every_cpu);
+	tu_suite_add_test(&s, test_failed_update_keeps_ledger);
 	tu_suite_add_test(&s, test_crash_apply);
 	tu_suite_add_test(&s, test_crash_apply_next_to_another);
 	tu_suite_add_test(&s, test_crash_undo);

@@ -223,25 +223,18 @@ int lifecycle_undo(struct state_store *store, const struct node_config *config,
 	return state_record_remove(store, rec->id, err);
 }
 
-/* Makes one action follow new CPUs: 1 moved, 0 nothing to do. */
-static int update_action(struct state_store *store, const struct node_config *config,
-			 struct container_record *rec, enum nh_action a,
-			 const struct cpuset *new_cpus, struct nh_error **err)
+/* Runs the action's apply for the container with `cpus` (its update op where it has one and
+ * `use_update`); the record's entry is marked applied and saved on success. */
+static int follow_cpus(struct state_store *store, const struct node_config *config,
+		       struct container_record *rec, enum nh_action a, const struct cpuset *to,
+		       bool use_update, struct nh_error **err)
 {
 	const struct action_ops *ops = action_lookup(a);
 	struct action_record *ar = &rec->actions[a];
-	if (!ops->follows_cpus || !ar->present || !ar->applied || !ar->cpus)
-		return 0;
-	_cleanup_cpuset_ struct cpuset old = {0};
-	if (cpuset_parse_list(ar->cpus, &old, err) < 0)
-		return nh_error_wrap(err, "record of %s: %s", rec->id, nh_action_to_string(a));
-	if (cpuset_equal(&old, new_cpus))
-		return 0;
-
 	/* What apply needs to know of the container: its id, pid and CPUs. The cpuset came from
 	 * the same runtime that ran the container, so it is as exclusive as before. */
 	_cleanup_cpuset_ struct cpuset cpus = {0};
-	cpuset_copy(&cpus, new_cpus);
+	cpuset_copy(&cpus, to);
 	struct container_info c = {
 	    .id = rec->id, .pid = rec->pid, .has_cpus = true, .cpus = cpus, .exclusive = true};
 	struct action_context ctx = {.store = store,
@@ -251,19 +244,52 @@ static int update_action(struct state_store *store, const struct node_config *co
 				     .action = a,
 				     .value = ar->value};
 	int r = 0;
-	if (ops->update) {
+	if (use_update && ops->update) {
 		r = ops->update(&ctx, err);
-	} else {
+	} else if (use_update) {
 		r = ops->undo(&ctx, err);
 		if (r >= 0)
 			r = ops->apply(&ctx, err);
+	} else {
+		r = ops->apply(&ctx, err);
 	}
 	if (r < 0)
-		return nh_error_wrap(err, "%s follows the new CPUs", nh_action_to_string(a));
+		return r;
 	ar->present = true;
 	ar->applied = true;
-	r = state_record_write(store, rec, err);
-	return r < 0 ? r : 1;
+	return state_record_write(store, rec, err);
+}
+
+/* Makes one action follow new CPUs: 1 moved, 0 nothing to do. A record whose last update
+ * failed half-way (present, not applied) is not skipped: this update repairs it. When the
+ * action cannot follow, it goes back to the CPUs it had, so that the record and the ledgers are
+ * as they were (a ledger left with the refused CPUs would fail every later container start). */
+static int update_action(struct state_store *store, const struct node_config *config,
+			 struct container_record *rec, enum nh_action a,
+			 const struct cpuset *new_cpus, struct nh_error **err)
+{
+	const struct action_ops *ops = action_lookup(a);
+	struct action_record *ar = &rec->actions[a];
+	if (!ops->follows_cpus || !ar->present || !ar->cpus)
+		return 0;
+	_cleanup_cpuset_ struct cpuset old = {0};
+	if (cpuset_parse_list(ar->cpus, &old, err) < 0)
+		return nh_error_wrap(err, "record of %s: %s", rec->id, nh_action_to_string(a));
+	if (ar->applied && cpuset_equal(&old, new_cpus))
+		return 0;
+
+	int r = follow_cpus(store, config, rec, a, new_cpus, true, err);
+	if (r >= 0)
+		return 1;
+	nh_error_wrap(err, "%s follows the new CPUs", nh_action_to_string(a));
+	_cleanup_error_ struct nh_error *back_err = NULL;
+	_cleanup_free_ char *old_list = cpuset_format_list(&old);
+	if (follow_cpus(store, config, rec, a, &old, false, &back_err) < 0)
+		nh_error_append(err, "; going back to CPUs %s failed too: %s", old_list,
+				back_err->msg);
+	else
+		nh_error_append(err, "; it stays on CPUs %s", old_list);
+	return r;
 }
 
 int lifecycle_update_cpus(struct state_store *store, const struct node_config *config,

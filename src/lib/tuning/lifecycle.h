@@ -51,8 +51,9 @@ int lifecycle_undo(struct state_store *store, const struct node_config *config,
  * cpuset): each applied action that works on the container's CPUs (action_ops.follows_cpus)
  * follows new_cpus, in apply order: through its update op where it has one (cpu-load-balancing
  * on cgroup v1 converges in place), else undone and applied again with the recorded value.
- * Every action is tried; the first error is returned. Returns 1 if anything moved, 0 if nothing
- * had to. */
+ * An action that cannot follow goes back to the CPUs it had (record and ledgers as they were);
+ * one left half-way by an earlier failure is made to follow, not skipped. Every action is tried;
+ * the first error is returned. Returns 1 if anything moved, 0 if nothing had to. */
 int lifecycle_update_cpus(struct state_store *store, const struct node_config *config,
 			  struct container_record *rec, const struct cpuset *new_cpus,
 			  struct nh_error **err) __attribute__((warn_unused_result));
