@@ -533,6 +533,55 @@ static int fail_start(struct node_context *node, struct container_record *rec,
 	return r;
 }
 
+static bool permission_error(int errnum)
+{
+	return errnum == EACCES || errnum == EPERM;
+}
+
+/* Nothing asked: only the guards run, and only where nodehook is in use. A hook that may not
+ * open the state directory (rootless Podman runs hooks as the user) changes nothing and says
+ * why. A guard that fails under on_error "log" becomes an event; the container starts. */
+static int start_guards(struct node_context *node, struct lifecycle_events *ev,
+			struct nh_error **err)
+{
+	const struct node_config *config = node->config;
+	_cleanup_error_ struct nh_error *open_err = NULL;
+	int r = node_context_open_store(node, NODE_STORE_EXISTING, true, &open_err);
+	if (r < 0 && permission_error(open_err->errnum)) {
+		_cleanup_free_ char *why =
+		    xasprintf("%s (uid %u: a rootless container cannot change the node, and it "
+			      "asked for nothing)",
+			      open_err->msg, (unsigned)geteuid());
+		event_add(ev, LIFECYCLE_GUARDS_SKIPPED, NH_ACTION__INVALID, NULL, why, NULL, 0);
+		return 0;
+	}
+	if (r < 0) {
+		*err = TAKE_PTR(open_err);
+		return r;
+	}
+	if (r == 0)
+		return 0;
+	for (int a = 0; a < NH_ACTION__MAX; a++) {
+		const struct action_ops *ops = action_lookup((enum nh_action)a);
+		if (!ops->guard)
+			continue;
+		struct action_context ctx = {
+		    .store = node->store, .config = config, .action = (enum nh_action)a};
+		_cleanup_error_ struct nh_error *guard_err = NULL;
+		r = ops->guard(&ctx, &guard_err);
+		if (r >= 0)
+			continue;
+		if (config->actions[a].on_error == ON_ERROR_LOG) {
+			event_add(ev, LIFECYCLE_GUARD_FAILED, (enum nh_action)a, NULL,
+				  guard_err->msg, NULL, 0);
+			continue;
+		}
+		*err = TAKE_PTR(guard_err);
+		return nh_error_wrap(err, "guard %s", nh_action_to_string((enum nh_action)a));
+	}
+	return 0;
+}
+
 int lifecycle_start(struct node_context *node, const struct oci_state *state,
 		    struct lifecycle_events *ev, struct nh_error **err)
 {
@@ -556,13 +605,8 @@ int lifecycle_start(struct node_context *node, const struct oci_state *state,
 	for (int a = 0; a < NH_ACTION__MAX; a++)
 		any = any || want[a];
 
-	if (!any) {
-		/* Nothing asked: only the guards run, and only where nodehook is in use. */
-		r = node_context_open_store(node, NODE_STORE_EXISTING, true, err);
-		if (r <= 0)
-			return r;
-		return lifecycle_guard(node->store, config, err);
-	}
+	if (!any)
+		return start_guards(node, ev, err);
 
 	r = node_context_open_store(node, NODE_STORE_CREATE, true, err);
 	if (r < 0)

@@ -86,6 +86,8 @@ enum lifecycle_event_kind {
 	LIFECYCLE_ROLLBACK_FAILED,   /* text: why; the record stays for gc */
 	LIFECYCLE_RECORD_NOT_SYNCED, /* text: why the record was not updated after a rollback */
 	LIFECYCLE_APPLIED,	     /* text: the CPUs, text2: the backend */
+	LIFECYCLE_GUARDS_SKIPPED,    /* text: why no guard ran (a non-root hook) */
+	LIFECYCLE_GUARD_FAILED,	     /* action's guard failed (text: why); on_error is "log" */
 };
 
 struct lifecycle_event {
@@ -109,7 +111,9 @@ void lifecycle_events_clear(struct lifecycle_events *ev);
  * or failed action whose on_error is "fail" ("<action> ('<key>'): <why>"): then the actions
  * applied before it are undone too, since the container will not start. An action refused or
  * failed under on_error "log" becomes an event and the others go on. A container that asks for
- * nothing runs the guards, where nodehook has a state directory. ev may be NULL. */
+ * nothing runs the guards, where nodehook has a state directory: a guard that fails under its
+ * action's on_error "log" becomes an event, and a hook denied the state directory (a rootless
+ * container) runs none and says why in an event. ev may be NULL. */
 int lifecycle_start(struct node_context *node, const struct oci_state *state,
 		    struct lifecycle_events *ev, struct nh_error **err)
     __attribute__((warn_unused_result));
