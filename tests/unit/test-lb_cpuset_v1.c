@@ -12,10 +12,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cgroup.h"
 #include "cleanup.h"
+#include "lb_ledger.h"
 #include "lifecycle.h"
 #include "sysroot.h"
 #include "test-lb_util.h"
+#include "utf8.h"
 #include "xalloc.h"
 
 #define MOUNT "/sys/fs/cgroup/cpuset"
@@ -328,6 +331,97 @@ static void test_failed_update_keeps_ledger(void **state)
 	lbt_fini(&t);
 }
 
+static void put_cpuset(struct lbt *t, const char *cgroup, const char *cpus)
+{
+	put_cg_file(t, cgroup, "cpuset.cpus", cpus);
+	put_cg_file(t, cgroup, "cpuset.mems", "0");
+	put_cg_file(t, cgroup, "cpuset.sched_load_balance", "1");
+}
+
+/* Audit finding 2: a cpuset named with bytes that are not UTF-8 went into the ledger as they
+ * are, and the next read of the ledger failed (every guard, poststop, gc, restore). Now the name
+ * is stored percent-encoded ("cgroup_bytes"), read back as the same bytes, and undone. */
+static void test_cgroup_name_not_utf8(void **state)
+{
+	(void)state;
+	struct lbt t;
+	setup(&t);
+	_cleanup_free_ char *before = lbt_snapshot(&t);
+	apply_ok(&t, "ctr-a", "2-3");
+	put_cpuset(&t, "/kubepods/evil\xff%41", "2-3");
+	_cleanup_error_ struct nh_error *err = NULL;
+	assert_ok(lbt_guard(&t, &lb_cpuset_v1, &err), &err);
+	assert_lb(&t, "/kubepods/evil\xff%41", "0");
+	_cleanup_free_ char *ledger = lbt_get(&t, LBT_STATE "/" LEDGER);
+	assert_true(utf8_valid(ledger, strlen(ledger)));
+	if (!strstr(ledger, "\"cgroup_bytes\":\"/kubepods/evil%FF%2541\""))
+		fail_msg("ledger: %s", ledger);
+	/* Read back: the guard again, and another container, work. */
+	assert_ok(lbt_guard(&t, &lb_cpuset_v1, &err), &err);
+	apply_ok(&t, "ctr-d", "6");
+	undo_ok(&t, "ctr-d");
+	/* Undo gives the cpuset its flag back, by its real name. */
+	undo_ok(&t, "ctr-a");
+	assert_lb(&t, "/kubepods/evil\xff%41", "1");
+	lbt_remove(&t, MOUNT "/kubepods/evil\xff%41");
+	assert_snapshot(before, &t);
+	assert_false(lbt_has_doc(&t, LEDGER));
+	lbt_fini(&t);
+}
+
+static void test_cgroup_name_encoding(void **state)
+{
+	(void)state;
+	char name[256];
+	for (int i = 1; i < 256; i++)
+		name[i - 1] = (char)i;
+	name[255] = '\0';
+	_cleanup_free_ char *enc = lb_cgroup_encode(name);
+	assert_true(utf8_valid(enc, strlen(enc)));
+	_cleanup_free_ char *dec = NULL;
+	assert_int_equal(lb_cgroup_decode(enc, &dec), 0);
+	assert_string_equal(dec, name);
+	_cleanup_free_ char *plain = lb_cgroup_encode("/kubepods/pod-g1");
+	assert_string_equal(plain, "/kubepods/pod-g1");
+	static const char *const bad[] = {"%", "%4", "%G0", "%00", "a%zz"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *out = NULL;
+		assert_int_equal(lb_cgroup_decode(bad[i], &out), -EBADMSG);
+		assert_null(out);
+	}
+}
+
+/* Audit finding 2, the variant: a chain of cpusets deeper than the walk's limit failed every
+ * guard with ELOOP. The walk now skips what is deeper (it stays as it is) and goes on. */
+static void test_deep_tree(void **state)
+{
+	(void)state;
+	struct lbt t;
+	setup(&t);
+	apply_ok(&t, "ctr-a", "2-3");
+	_cleanup_free_ char *top = xstrdup("/system.slice");
+	_cleanup_free_ char *deepest = NULL;
+	char *path = xstrdup(top);
+	for (unsigned depth = 2; depth <= CGROUP_WALK_MAX_DEPTH + 5; depth++) {
+		char *next = xasprintf("%s/n", path);
+		free(path);
+		path = next;
+		put_cpuset(&t, path, "2-3");
+	}
+	deepest = path;
+	_cleanup_error_ struct nh_error *err = NULL;
+	assert_ok(lbt_guard(&t, &lb_cpuset_v1, &err), &err);
+	_cleanup_free_ char *at_limit =
+	    xstrndup(deepest, strlen(top) + 2 * (CGROUP_WALK_MAX_DEPTH - 1));
+	assert_lb(&t, at_limit, "0");
+	assert_lb(&t, deepest, "1");
+	undo_ok(&t, "ctr-a");
+	assert_lb(&t, at_limit, "1");
+	assert_false(lbt_has_doc(&t, LEDGER));
+	lbt_remove(&t, MOUNT "/system.slice/n");
+	lbt_fini(&t);
+}
+
 /* --- crash safety ---------------------------------------------------------------------------- */
 
 static int scenario_apply_a(struct lbt *t)
@@ -432,6 +526,9 @@ int main(int argc, char **argv)
 	tu_suite_add_test(&s, test_guard_without_ledger);
 	tu_suite_add_test(&s, test_refuse_every_cpu);
 	tu_suite_add_test(&s, test_failed_update_keeps_ledger);
+	tu_suite_add_test(&s, test_cgroup_name_not_utf8);
+	tu_suite_add_test(&s, test_cgroup_name_encoding);
+	tu_suite_add_test(&s, test_deep_tree);
 	tu_suite_add_test(&s, test_crash_apply);
 	tu_suite_add_test(&s, test_crash_apply_next_to_another);
 	tu_suite_add_test(&s, test_crash_undo);

@@ -16,7 +16,14 @@
 int lb_ledger_read(struct state_store *store, const char *name, bool create, json_object **ret,
 		   struct nh_error **err);
 
-/* Writes it back, atomically and stamped with the boot id (state_doc_write). */
+/* Cgroup names are bytes: a "cgroup" member that is not valid UTF-8 is stored as
+ * "cgroup_bytes", percent-encoded (lb_cgroup_encode), and lb_ledger_read() gives it back as
+ * "cgroup"; any name round-trips. */
+char *lb_cgroup_encode(const char *name);
+/* 0 and the name, or -EBADMSG for a bad escape or an encoded NUL. */
+int lb_cgroup_decode(const char *encoded, char **ret);
+
+/* Writes it back, atomically and stamped with the boot id (state_doc_write), names encoded. */
 int lb_ledger_write(struct state_store *store, const char *name, json_object *doc,
 		    struct nh_error **err) __attribute__((warn_unused_result));
 
