@@ -385,9 +385,20 @@ int lifecycle_orphans(struct state_store *store, const struct node_config *confi
 	int r = state_record_list(store, &ids, err);
 	if (r < 0)
 		return r;
+	/* A record that cannot be read (truncated, corrupt) counts as missing: what the ledgers
+	 * hold for its id can still be released; its file goes with the undo. */
+	size_t kept = 0;
+	for (size_t i = 0; ids[i]; i++) {
+		_cleanup_container_record_ struct container_record rec = {0};
+		_cleanup_error_ struct nh_error *read_err = NULL;
+		if (state_record_read(store, ids[i], &rec, &read_err) > 0)
+			ids[kept++] = ids[i];
+		else
+			free(ids[i]);
+	}
+	ids[kept] = NULL;
 	_cleanup_(orphan_scan_clear) struct orphan_scan scan = {.with_record = ids};
-	while (ids[scan.n_with_record])
-		scan.n_with_record++;
+	scan.n_with_record = kept;
 	for (int a = 0; a < NH_ACTION__MAX; a++) {
 		const struct action_ops *ops = action_lookup((enum nh_action)a);
 		if (!ops->holders)

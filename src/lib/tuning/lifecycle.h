@@ -69,7 +69,8 @@ int lifecycle_container_gone(const struct container_record *rec, struct nh_error
 /* Records for ledger entries that no record accounts for: containers some action's ledger holds
  * something for (action_ops.holders) while no record file names them. apply writes the record
  * before it touches a ledger, and undo empties the ledgers before it removes the record, so
- * under the exclusive lock this only happens when a record was lost (removed by hand, say).
+ * under the exclusive lock this only happens when a record was lost (removed by hand, say), or
+ * cannot be read (truncated, corrupt): such a record counts as missing.
  * Each orphan comes back as a synthesized record (the id; per action holding it: present, not
  * applied, the backend; no pid, no runtime) that lifecycle_undo() accepts: undo works from the
  * id and the ledger alone. *ret is an array of *ret_n records, sorted by id; the caller clears
