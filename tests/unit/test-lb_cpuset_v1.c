@@ -369,6 +369,33 @@ static void test_cgroup_name_not_utf8(void **state)
 	lbt_fini(&t);
 }
 
+/* One bad ledger entry (here a CPU list that does not parse) costs its container its isolation
+ * and nothing else: the guard, another container's apply and undo go on. */
+static void test_bad_ledger_entry(void **state)
+{
+	(void)state;
+	struct lbt t;
+	setup(&t);
+	_cleanup_free_ char *before = lbt_snapshot(&t);
+	apply_ok(&t, "ctr-a", "2-3");
+	_cleanup_free_ char *ledger = lbt_get(&t, LBT_STATE "/" LEDGER);
+	char *at = strstr(ledger, "\"ctr-a\":\"2-3\"");
+	assert_non_null(at);
+	_cleanup_free_ char *bad =
+	    xasprintf("%.*s\"ctr-x\":\"9-1\",%s", (int)(at - ledger), ledger, at);
+	lbt_put(&t, LBT_STATE "/" LEDGER, bad);
+	_cleanup_error_ struct nh_error *err = NULL;
+	assert_ok(lbt_guard(&t, &lb_cpuset_v1, &err), &err);
+	assert_file(&t, HOUSEKEEPING "/cpuset.cpus", "0-1,4-7\n");
+	apply_ok(&t, "ctr-d", "6");
+	undo_ok(&t, "ctr-d");
+	assert_lb(&t, "/kubepods/pod-g1/ctr-a", "0");
+	undo_ok(&t, "ctr-a");
+	assert_snapshot(before, &t);
+	assert_false(lbt_has_doc(&t, LEDGER));
+	lbt_fini(&t);
+}
+
 static void test_cgroup_name_encoding(void **state)
 {
 	(void)state;
@@ -528,6 +555,7 @@ int main(int argc, char **argv)
 	tu_suite_add_test(&s, test_failed_update_keeps_ledger);
 	tu_suite_add_test(&s, test_cgroup_name_not_utf8);
 	tu_suite_add_test(&s, test_cgroup_name_encoding);
+	tu_suite_add_test(&s, test_bad_ledger_entry);
 	tu_suite_add_test(&s, test_deep_tree);
 	tu_suite_add_test(&s, test_crash_apply);
 	tu_suite_add_test(&s, test_crash_apply_next_to_another);

@@ -181,15 +181,22 @@ char **lb_json_keys(json_object *o)
 int lb_isolated_union(json_object *isolated, const char *ledger, struct cpuset *ret,
 		      struct nh_error **err)
 {
+	(void)ledger;
+	(void)err;
 	_cleanup_cpuset_ struct cpuset all = {0};
+	int skipped = 0;
 	json_object_object_foreach (isolated, id, v) {
+		(void)id;
 		_cleanup_cpuset_ struct cpuset one = {0};
-		int r = cpuset_parse_list(json_object_get_string(v), &one, err);
-		if (r < 0)
-			return nh_error_wrap(err, "%s: isolated[%s]", ledger, id);
+		_cleanup_error_ struct nh_error *parse_err = NULL;
+		if (!json_object_is_type(v, json_type_string) ||
+		    cpuset_parse_list(json_object_get_string(v), &one, &parse_err) < 0) {
+			skipped++;
+			continue;
+		}
 		cpuset_union(&all, &one);
 	}
 	*ret = all;
 	all = (struct cpuset){0};
-	return 0;
+	return skipped;
 }

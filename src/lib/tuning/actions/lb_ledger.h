@@ -34,6 +34,8 @@ json_object *lb_json_child(json_object *doc, const char *key, json_type type);
 char **lb_json_keys(json_object *o);
 
 /* The union of the CPU lists in an object of container id -> CPU list (a ledger's "isolated"
- * member). ledger names the ledger in messages. */
+ * member). An entry that is not a valid CPU list is left out: it costs its own container its
+ * isolation, and does not stop every guard (every container start) on the node. Returns the
+ * number of entries left out. */
 int lb_isolated_union(json_object *isolated, const char *ledger, struct cpuset *ret,
 		      struct nh_error **err);
