@@ -797,6 +797,40 @@ static void test_fake_undo_failure_keeps_record(void **state)
 	fake_teardown(&f);
 }
 
+/* The first action undone (the last applied) fails, as cpu-load-balancing does when its ledger
+ * cannot be read: the others are undone all the same (restore and gc release what they still
+ * can), and only it stays in the record, with the first error. */
+static void test_fake_undo_failure_undoes_the_others(void **state)
+{
+	(void)state;
+	struct fixture f;
+	fake_setup(&f);
+	_cleanup_free_ char *before = lbt_snapshot(&f.t);
+	struct lbt_ctr c;
+	fake_start_all(&f, &c, "a", "1");
+	lbt_ctr_clear(&c);
+
+	const int last = NH_ACTION__MAX - 1;
+	fake.fail_undo[last] = EBADMSG;
+	_cleanup_error_ struct nh_error *err = NULL;
+	struct container_record rec = {0};
+	assert_int_equal(state_record_read(f.t.store, "a", &rec, &err), 1);
+	_cleanup_free_ char *msg = xasprintf("undo %s: fake %s: undo failed",
+					     nh_action_to_string(last), nh_action_to_string(last));
+	assert_error(lifecycle_undo(f.t.store, &f.config, &rec, &err), &err, EBADMSG, msg);
+	container_record_clear(&rec);
+	stored_action(&f, "a", &rec);
+	assert_true(rec.actions[last].present);
+	for (int a = 0; a < last; a++)
+		assert_false(rec.actions[a].present);
+	container_record_clear(&rec);
+
+	fake.fail_undo[last] = 0;
+	undo_stored_ok(&f, "a");
+	assert_snapshot(before, &f.t);
+	fake_teardown(&f);
+}
+
 static void test_fake_update_is_undo_then_apply(void **state)
 {
 	(void)state;
@@ -1248,6 +1282,7 @@ int main(int argc, char **argv)
 	tu_suite_add_test(&s, test_fake_rollback_fails_record_stays);
 	tu_suite_add_test(&s, test_fake_undo_reverse_order_record_last);
 	tu_suite_add_test(&s, test_fake_undo_failure_keeps_record);
+	tu_suite_add_test(&s, test_fake_undo_failure_undoes_the_others);
 	tu_suite_add_test(&s, test_fake_update_is_undo_then_apply);
 	tu_suite_add_test(&s, test_fake_start_events);
 	tu_suite_add_test(&s, test_fake_crash_points);

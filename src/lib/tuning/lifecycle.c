@@ -202,6 +202,9 @@ int lifecycle_apply(struct state_store *store, const struct node_config *config,
 int lifecycle_undo(struct state_store *store, const struct node_config *config,
 		   struct container_record *rec, struct nh_error **err)
 {
+	/* An action that cannot be undone (its ledger unreadable, say) stays in the record; the
+	 * others are undone all the same. The first failure is returned. */
+	int failed = 0;
 	for (int a = NH_ACTION__MAX; a-- > 0;) {
 		if (!rec->actions[a].present)
 			continue;
@@ -211,15 +214,27 @@ int lifecycle_undo(struct state_store *store, const struct node_config *config,
 					     .record = rec,
 					     .action = (enum nh_action)a,
 					     .value = rec->actions[a].value};
-		int r = ops->undo(&ctx, err);
-		if (r < 0)
-			return nh_error_wrap(err, "undo %s",
-					     nh_action_to_string((enum nh_action)a));
+		_cleanup_error_ struct nh_error *undo_err = NULL;
+		int r = ops->undo(&ctx, &undo_err);
+		if (r < 0) {
+			if (!failed) {
+				failed = r;
+				*err = TAKE_PTR(undo_err);
+				nh_error_wrap(err, "undo %s",
+					      nh_action_to_string((enum nh_action)a));
+			}
+			continue;
+		}
 		action_record_clear(&rec->actions[a]);
-		r = record_sync(store, rec, err);
-		if (r < 0)
+		_cleanup_error_ struct nh_error *sync_err = NULL;
+		r = record_sync(store, rec, &sync_err);
+		if (r < 0 && !failed) {
+			*err = TAKE_PTR(sync_err);
 			return r;
+		}
 	}
+	if (failed)
+		return failed;
 	return state_record_remove(store, rec->id, err);
 }
 

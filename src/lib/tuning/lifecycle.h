@@ -42,7 +42,8 @@ int lifecycle_apply(struct state_store *store, const struct node_config *config,
 		    const char *value, struct nh_error **err) __attribute__((warn_unused_result));
 
 /* Undoes every action in the record, in reverse order, and removes the record once all of them
- * are undone. On failure the record stays, for a later restore or gc. */
+ * are undone. An action that cannot be undone does not stop the others: it stays in the record,
+ * for a later restore or gc, and the first error is returned. */
 int lifecycle_undo(struct state_store *store, const struct node_config *config,
 		   struct container_record *rec, struct nh_error **err)
     __attribute__((warn_unused_result));
