@@ -765,9 +765,10 @@ static void test_fake_undo_reverse_order_record_last(void **state)
 	fake_teardown(&f);
 }
 
-static void test_fake_undo_failure_keeps_record(void **state)
+/* Undo with the undo of action `failing` failing with errnum: every other action is undone and
+ * forgotten, it stays in the record, and the error names it. Then a working undo finishes. */
+static void undo_failure_case(int failing, int errnum)
 {
-	(void)state;
 	struct fixture f;
 	fake_setup(&f);
 	_cleanup_free_ char *before = lbt_snapshot(&f.t);
@@ -775,60 +776,40 @@ static void test_fake_undo_failure_keeps_record(void **state)
 	fake_start_all(&f, &c, "a", "1");
 	lbt_ctr_clear(&c);
 
-	/* The first action is the last undone: every other one is undone and forgotten, it
-	 * stays in the record. */
-	fake.fail_undo[0] = EROFS;
+	fake.fail_undo[failing] = errnum;
 	_cleanup_error_ struct nh_error *err = NULL;
 	struct container_record rec = {0};
 	assert_int_equal(state_record_read(f.t.store, "a", &rec, &err), 1);
-	_cleanup_free_ char *msg = xasprintf("undo %s: fake %s: undo failed",
-					     nh_action_to_string(0), nh_action_to_string(0));
-	assert_error(lifecycle_undo(f.t.store, &f.config, &rec, &err), &err, EROFS, msg);
+	_cleanup_free_ char *msg =
+	    xasprintf("undo %s: fake %s: undo failed", nh_action_to_string(failing),
+		      nh_action_to_string(failing));
+	assert_error(lifecycle_undo(f.t.store, &f.config, &rec, &err), &err, errnum, msg);
 	container_record_clear(&rec);
-	const struct action_record *ar = stored_action(&f, "a", &rec);
-	assert_true(ar->present);
-	for (int a = 1; a < NH_ACTION__MAX; a++)
-		assert_false(rec.actions[a].present);
+	stored_action(&f, "a", &rec);
+	for (int a = 0; a < NH_ACTION__MAX; a++)
+		assert_int_equal(rec.actions[a].present, a == failing);
 	container_record_clear(&rec);
 
-	fake.fail_undo[0] = 0;
+	fake.fail_undo[failing] = 0;
 	undo_stored_ok(&f, "a");
 	assert_snapshot(before, &f.t);
 	fake_teardown(&f);
 }
 
+/* The first action is the last undone. */
+static void test_fake_undo_failure_keeps_record(void **state)
+{
+	(void)state;
+	undo_failure_case(0, EROFS);
+}
+
 /* The first action undone (the last applied) fails, as cpu-load-balancing does when its ledger
- * cannot be read: the others are undone all the same (restore and gc release what they still
- * can), and only it stays in the record, with the first error. */
+ * cannot be read: the others are undone all the same, so restore and gc release what they still
+ * can (audit finding 6). */
 static void test_fake_undo_failure_undoes_the_others(void **state)
 {
 	(void)state;
-	struct fixture f;
-	fake_setup(&f);
-	_cleanup_free_ char *before = lbt_snapshot(&f.t);
-	struct lbt_ctr c;
-	fake_start_all(&f, &c, "a", "1");
-	lbt_ctr_clear(&c);
-
-	const int last = NH_ACTION__MAX - 1;
-	fake.fail_undo[last] = EBADMSG;
-	_cleanup_error_ struct nh_error *err = NULL;
-	struct container_record rec = {0};
-	assert_int_equal(state_record_read(f.t.store, "a", &rec, &err), 1);
-	_cleanup_free_ char *msg = xasprintf("undo %s: fake %s: undo failed",
-					     nh_action_to_string(last), nh_action_to_string(last));
-	assert_error(lifecycle_undo(f.t.store, &f.config, &rec, &err), &err, EBADMSG, msg);
-	container_record_clear(&rec);
-	stored_action(&f, "a", &rec);
-	assert_true(rec.actions[last].present);
-	for (int a = 0; a < last; a++)
-		assert_false(rec.actions[a].present);
-	container_record_clear(&rec);
-
-	fake.fail_undo[last] = 0;
-	undo_stored_ok(&f, "a");
-	assert_snapshot(before, &f.t);
-	fake_teardown(&f);
+	undo_failure_case(NH_ACTION__MAX - 1, EBADMSG);
 }
 
 static void test_fake_update_is_undo_then_apply(void **state)
