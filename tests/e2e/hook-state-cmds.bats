@@ -250,3 +250,33 @@ $b: gone, restored (cpu-load-balancing)" "$output"
 	nh_assert_status 0
 	nh_assert_eq "nothing applied" "$output"
 }
+
+# Audit finding 6, for a ledger: status reports a truncated one with its path and still shows
+# the records; restore says what it cannot undo, with the path, and keeps the record.
+@test "a truncated ledger: status reports it with its path, restore says what it cannot undo" {
+	setup_node
+	local a
+	a=$(nh_id a)
+	nh_runc_start run "$a" "$NH_T/b"
+	nh_assert_isolated 1
+	local ledger=$NH_STATE/cpuset-v1.json
+	cp "$ledger" "$NH_T/ledger.json"
+	head -c 30 "$NH_T/ledger.json" >"$ledger"
+
+	run --separate-stderr "$NODEHOOK_BIN" status
+	nh_assert_status 1
+	[[ $stderr == *"$ledger: invalid JSON"* ]] || nh_fail "status did not name the ledger:" "$stderr"
+	[[ $output == *"$a"*"cpu-load-balancing"* ]] || nh_fail "status did not show the record:" "$output"
+
+	run --separate-stderr "$NODEHOOK_BIN" restore "$a"
+	nh_assert_status 1
+	[[ $stderr == *"$ledger: invalid JSON"*"the record stays"* ]] || nh_fail "restore: $stderr"
+	[ -e "$NH_STATE/containers/$a.json" ] || nh_fail "the record went without its undo"
+
+	# The ledger mended by hand: restore finishes.
+	cp "$NH_T/ledger.json" "$ledger"
+	run --separate-stderr "$NODEHOOK_BIN" restore "$a"
+	nh_assert_status 0
+	runc delete -f "$a"
+	nh_assert_node_restored
+}

@@ -177,9 +177,12 @@ int status_collect(struct node_context *node, struct node_status *ret, struct nh
 			return r;
 		s.records = recs.v;
 		s.n_records = recs.n;
-		r = read_orphans(node, &orphans, err);
+		/* A ledger that cannot be read is reported with its path; the records are still
+		 * shown. */
+		_cleanup_error_ struct nh_error *orphans_err = NULL;
+		r = read_orphans(node, &orphans, &orphans_err);
 		if (r < 0)
-			return r;
+			strv_push(&s.errors, xasprintf("orphans: %s", orphans_err->msg));
 		s.orphans = orphans.v;
 		s.n_orphans = orphans.n;
 	}
