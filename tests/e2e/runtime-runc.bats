@@ -526,6 +526,43 @@ create_fails() {
 	nh_assert_node_restored
 }
 
+# Audit finding 1: an update the isolation cannot follow (every online CPU) left the v1 ledger
+# with those CPUs, and from then on every guard (every container start, gc) failed.
+@test "runc: an update isolation cannot follow leaves the ledger as it was; a later one works" {
+	nh_node_require
+	nh_node_setup
+	nh_rt_nodehook_hooks nodehook-createruntime nodehook-poststop
+	bundle b '.process.args = ["sleep", "30"] | .linux.resources.cpu = {cpus: "1", mems: "0"}
+		| .annotations = {"cpu-load-balancing.nodehook.io": "disable"}'
+	local id online
+	id=$(nh_id upd)
+	online=$(cat /sys/devices/system/cpu/online)
+	mine "$RUNC" "$id"
+	nh_nolock nh_rt_cap create "$W" --root "$ROOT" run -d --bundle "$NH_T/b" "$id"
+	nh_assert_eq 0 "$(cat "$NH_T/cap/create.rc")" "run: $(cat "$NH_T/cap/create.err")"
+	nh_assert_isolated 1
+
+	run --separate-stderr "$W" --root "$ROOT" update --resources - "$id" <<<"{\"cpu\": {\"cpus\": \"$online\"}}"
+	nh_assert_status 1
+	[[ $stderr == *"cannot take every online CPU out of load balancing"*"; it stays on CPUs 1"* ]] ||
+		nh_fail "update:" "$stderr"
+	nh_jq_assert "$STATE/cpuset-v1.json" ".isolated == {\"$id\": \"1\"}"
+	nh_jq_assert "$STATE/containers/$id.json" '.actions["cpu-load-balancing"] | .cpus == "1" and .applied'
+	nh_assert_isolated 1
+	# The guard's reconcile works again: gc (which runs it) succeeds.
+	run --separate-stderr "$NODEHOOK_BIN" gc
+	nh_assert_status 0
+
+	run --separate-stderr "$W" --root "$ROOT" update --resources - "$id" <<<'{"cpu": {"cpus": "0"}}'
+	nh_assert_status 0
+	nh_assert_isolated 0
+	nh_jq_assert "$STATE/cpuset-v1.json" ".isolated == {\"$id\": \"0\"}"
+
+	run --separate-stderr "$W" --root "$ROOT" delete --force "$id"
+	nh_assert_status 0
+	nh_assert_node_restored
+}
+
 # A record for ID, as far as the wrapper's "has a record" test goes (it looks for the file).
 fake_record() {
 	mkdir -p "$STATE/containers"
