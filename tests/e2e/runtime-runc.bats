@@ -489,17 +489,23 @@ create_fails() {
 	same_caps direct wrapped "second delete --force" -e 's/time="[^"]*"/time="T"/g'
 }
 
-@test "runc: update through the wrapper with a new cpuset: isolation follows the CPUs" {
+# run_isolated_on_1 ID: the node set up, nodehook's hooks, and container ID run through the
+# wrapper on CPU 1, annotated for isolation.
+run_isolated_on_1() {
 	nh_node_require
 	nh_node_setup
 	nh_rt_nodehook_hooks nodehook-createruntime nodehook-poststop
 	bundle b '.process.args = ["sleep", "30"] | .linux.resources.cpu = {cpus: "1", mems: "0"}
 		| .annotations = {"cpu-load-balancing.nodehook.io": "disable"}'
+	mine "$RUNC" "$1"
+	nh_nolock nh_rt_cap create "$W" --root "$ROOT" run -d --bundle "$NH_T/b" "$1"
+	nh_assert_eq 0 "$(cat "$NH_T/cap/create.rc")" "run: $(cat "$NH_T/cap/create.err")"
+}
+
+@test "runc: update through the wrapper with a new cpuset: isolation follows the CPUs" {
 	local id cg
 	id=$(nh_id upd)
-	mine "$RUNC" "$id"
-	nh_nolock nh_rt_cap create "$W" --root "$ROOT" run -d --bundle "$NH_T/b" "$id"
-	nh_assert_eq 0 "$(cat "$NH_T/cap/create.rc")" "run: $(cat "$NH_T/cap/create.err")"
+	run_isolated_on_1 "$id"
 	cg=$(awk -F: '$2 == "cpuset" { print $3 }' "/proc/$("$RUNC" --root "$ROOT" state "$id" | jq .pid)/cgroup")
 	nh_assert_isolated 1
 	nh_assert_cpuset "$cg/" "0 1"
@@ -529,17 +535,10 @@ create_fails() {
 # Audit finding 1: an update the isolation cannot follow (every online CPU) left the v1 ledger
 # with those CPUs, and from then on every guard (every container start, gc) failed.
 @test "runc: an update isolation cannot follow leaves the ledger as it was; a later one works" {
-	nh_node_require
-	nh_node_setup
-	nh_rt_nodehook_hooks nodehook-createruntime nodehook-poststop
-	bundle b '.process.args = ["sleep", "30"] | .linux.resources.cpu = {cpus: "1", mems: "0"}
-		| .annotations = {"cpu-load-balancing.nodehook.io": "disable"}'
 	local id online
 	id=$(nh_id upd)
 	online=$(cat /sys/devices/system/cpu/online)
-	mine "$RUNC" "$id"
-	nh_nolock nh_rt_cap create "$W" --root "$ROOT" run -d --bundle "$NH_T/b" "$id"
-	nh_assert_eq 0 "$(cat "$NH_T/cap/create.rc")" "run: $(cat "$NH_T/cap/create.err")"
+	run_isolated_on_1 "$id"
 	nh_assert_isolated 1
 
 	run --separate-stderr "$W" --root "$ROOT" update --resources - "$id" <<<"{\"cpu\": {\"cpus\": \"$online\"}}"
