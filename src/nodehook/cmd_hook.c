@@ -83,6 +83,13 @@ static void tell(const struct lifecycle_events *ev)
 			else
 				log_info("%s: applied (CPUs %s)", name, e->text);
 			break;
+		case LIFECYCLE_GUARDS_SKIPPED:
+			log_info("guards skipped: %s", e->text);
+			break;
+		case LIFECYCLE_GUARD_FAILED:
+			log_warning("guard %s: %s; on_error is \"log\": the container starts", name,
+				    e->text);
+			break;
 		default:
 			break;
 		}

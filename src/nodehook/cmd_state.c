@@ -78,7 +78,10 @@ static void print_item(const struct status_item *it, void *userdata)
 		break;
 	case STATUS_READ_FAILED:
 		t->failed++;
-		log_error("record of container '%s': %s", it->id, it->err->msg);
+		log_error("record of container '%s': %s; what the ledgers hold for it counts as "
+			  "orphaned (restore and gc release it), what only this record describes "
+			  "cannot be undone",
+			  it->id, it->err->msg);
 		break;
 	case STATUS_UNDO_FAILED:
 		t->failed++;

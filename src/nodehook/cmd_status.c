@@ -168,7 +168,8 @@ static void print_status_text(const struct node_status *s)
 	size_t n = s->n_records, n_rows = s->n_cpus, n_orphans = s->n_orphans;
 	const struct status_cpu *rows = s->cpus;
 	if (n == 0 && n_orphans == 0) {
-		puts("nothing applied");
+		/* A record that could not be read (reported above) may describe anything. */
+		puts(s->errors ? "no readable record" : "nothing applied");
 		return;
 	}
 	if (n > 0) {

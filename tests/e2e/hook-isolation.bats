@@ -29,6 +29,7 @@ setup() {
 }
 
 teardown() {
+	[ -z "${EVIL:-}" ] || rmdir "$EVIL" 2>/dev/null || true
 	nh_hook_teardown
 }
 
@@ -54,6 +55,32 @@ start_both() {
 	nh_assert_isolated 1
 	# ...and deleting the isolated one gives every flag back.
 	runc delete -f "$ANN"
+	nh_assert_node_restored
+}
+
+# Audit finding 2: a cpuset named with a byte that is not UTF-8 went into the ledger raw, and the
+# next read of the ledger failed: every later container start, poststop, gc and restore.
+@test "a cpuset whose name is not UTF-8: the guard records it, reads it back, and gives its flag back" {
+	nh_runc_start run "$ANN" "$NH_T/b-ann"
+	nh_assert_isolated 1
+	EVIL=$NH_CS/nh-e2e-$'\xff'-$NH_SUFFIX
+	mkdir "$EVIL"
+	echo 0 >"$EVIL/cpuset.mems"
+	echo 0-1 >"$EVIL/cpuset.cpus"
+	nh_runc_start run "$WIDE" "$NH_T/b-wide"
+	nh_assert_eq 0 "$(cat "$EVIL/cpuset.sched_load_balance")" "the flag of the non-UTF-8 cpuset"
+	grep -q '"cgroup_bytes":"/nh-e2e-%FF-' "$NH_STATE/cpuset-v1.json" ||
+		nh_fail "the ledger does not hold the name encoded:" "$(cat "$NH_STATE/cpuset-v1.json")"
+	# The ledger reads back: status, and the guard of another start.
+	run --separate-stderr "$NODEHOOK_BIN" status
+	nh_assert_status 0
+	runc delete -f "$WIDE"
+	nh_runc_start run "$WIDE" "$NH_T/b-wide"
+	runc delete -f "$WIDE"
+	runc delete -f "$ANN"
+	nh_assert_eq 1 "$(cat "$EVIL/cpuset.sched_load_balance")" "the flag given back"
+	rmdir "$EVIL"
+	EVIL=
 	nh_assert_node_restored
 }
 

@@ -205,3 +205,78 @@ $b: gone, restored (cpu-load-balancing)" "$output"
 	runc delete -f "$a"
 	nh_assert_node_restored
 }
+
+# Audit finding 6: a truncated record pinned its isolation for good (poststop, gc, restore all
+# failed on it) and status said "nothing applied". Now status reports it, with its path, and
+# shows what the ledger still holds; restore ID and gc release that and say what they cannot.
+@test "a truncated record: status reports it, restore ID and gc release what the ledger holds" {
+	setup_node
+	local a b rec
+	a=$(nh_id a)
+	b=$(nh_id b)
+	nh_runc_start run "$a" "$NH_T/b"
+	nh_runc_start run "$b" "$NH_T/b"
+	nh_assert_isolated 1
+	for rec in "$a" "$b"; do
+		head -c 40 "$NH_STATE/containers/$rec.json" >"$NH_T/trunc.json"
+		cat "$NH_T/trunc.json" >"$NH_STATE/containers/$rec.json"
+	done
+
+	run --separate-stderr "$NODEHOOK_BIN" status
+	nh_assert_status 1
+	[[ $stderr == *"record of container '$a': $NH_STATE/containers/$a.json: invalid JSON"* ]] ||
+		nh_fail "status did not name the record and its path:" "$stderr"
+	[[ $output != *"nothing applied"* ]] || nh_fail "status: $output"
+	[[ $output == *"orphaned: $a (cpu-load-balancing)"* ]] || nh_fail "status: $output"
+
+	run --separate-stderr "$NODEHOOK_BIN" restore "$a"
+	nh_assert_status 1
+	[[ $stderr == *"$NH_STATE/containers/$a.json: invalid JSON"*"what only this record describes cannot be undone"* ]] ||
+		nh_fail "restore did not say what it cannot undo:" "$stderr"
+	nh_assert_eq "$a: released orphaned ledger entries (cpu-load-balancing)" "$output"
+	[ ! -e "$NH_STATE/containers/$a.json" ] || nh_fail "the truncated record of $a stays"
+	nh_assert_isolated 1
+
+	# b's container goes; its poststop hook cannot read the record (runc only warns).
+	runc delete -f "$a"
+	runc delete -f "$b" 2>/dev/null || true
+	! runc state "$b" >/dev/null 2>&1 || nh_fail "$b is still there"
+	run --separate-stderr "$NODEHOOK_BIN" gc
+	nh_assert_status 1
+	[[ $stderr == *"$NH_STATE/containers/$b.json: invalid JSON"* ]] || nh_fail "gc: $stderr"
+	nh_assert_eq "$b: no record, released orphaned ledger entries (cpu-load-balancing)" "$output"
+	nh_assert_node_restored
+	run --separate-stderr "$NODEHOOK_BIN" status
+	nh_assert_status 0
+	nh_assert_eq "nothing applied" "$output"
+}
+
+# Audit finding 6, for a ledger: status reports a truncated one with its path and still shows
+# the records; restore says what it cannot undo, with the path, and keeps the record.
+@test "a truncated ledger: status reports it with its path, restore says what it cannot undo" {
+	setup_node
+	local a
+	a=$(nh_id a)
+	nh_runc_start run "$a" "$NH_T/b"
+	nh_assert_isolated 1
+	local ledger=$NH_STATE/cpuset-v1.json
+	cp "$ledger" "$NH_T/ledger.json"
+	head -c 30 "$NH_T/ledger.json" >"$ledger"
+
+	run --separate-stderr "$NODEHOOK_BIN" status
+	nh_assert_status 1
+	[[ $stderr == *"$ledger: invalid JSON"* ]] || nh_fail "status did not name the ledger:" "$stderr"
+	[[ $output == *"$a"*"cpu-load-balancing"* ]] || nh_fail "status did not show the record:" "$output"
+
+	run --separate-stderr "$NODEHOOK_BIN" restore "$a"
+	nh_assert_status 1
+	[[ $stderr == *"$ledger: invalid JSON"*"the record stays"* ]] || nh_fail "restore: $stderr"
+	[ -e "$NH_STATE/containers/$a.json" ] || nh_fail "the record went without its undo"
+
+	# The ledger mended by hand: restore finishes.
+	cp "$NH_T/ledger.json" "$ledger"
+	run --separate-stderr "$NODEHOOK_BIN" restore "$a"
+	nh_assert_status 0
+	runc delete -f "$a"
+	nh_assert_node_restored
+}

@@ -489,17 +489,23 @@ create_fails() {
 	same_caps direct wrapped "second delete --force" -e 's/time="[^"]*"/time="T"/g'
 }
 
-@test "runc: update through the wrapper with a new cpuset: isolation follows the CPUs" {
+# run_isolated_on_1 ID: the node set up, nodehook's hooks, and container ID run through the
+# wrapper on CPU 1, annotated for isolation.
+run_isolated_on_1() {
 	nh_node_require
 	nh_node_setup
 	nh_rt_nodehook_hooks nodehook-createruntime nodehook-poststop
 	bundle b '.process.args = ["sleep", "30"] | .linux.resources.cpu = {cpus: "1", mems: "0"}
 		| .annotations = {"cpu-load-balancing.nodehook.io": "disable"}'
+	mine "$RUNC" "$1"
+	nh_nolock nh_rt_cap create "$W" --root "$ROOT" run -d --bundle "$NH_T/b" "$1"
+	nh_assert_eq 0 "$(cat "$NH_T/cap/create.rc")" "run: $(cat "$NH_T/cap/create.err")"
+}
+
+@test "runc: update through the wrapper with a new cpuset: isolation follows the CPUs" {
 	local id cg
 	id=$(nh_id upd)
-	mine "$RUNC" "$id"
-	nh_nolock nh_rt_cap create "$W" --root "$ROOT" run -d --bundle "$NH_T/b" "$id"
-	nh_assert_eq 0 "$(cat "$NH_T/cap/create.rc")" "run: $(cat "$NH_T/cap/create.err")"
+	run_isolated_on_1 "$id"
 	cg=$(awk -F: '$2 == "cpuset" { print $3 }' "/proc/$("$RUNC" --root "$ROOT" state "$id" | jq .pid)/cgroup")
 	nh_assert_isolated 1
 	nh_assert_cpuset "$cg/" "0 1"
@@ -523,6 +529,36 @@ create_fails() {
 	run --separate-stderr "$W" --root "$ROOT" delete --force "$id"
 	nh_assert_status 0
 	[ ! -e "$STATE/containers/$id.json" ] || nh_fail "the record is still there after delete"
+	nh_assert_node_restored
+}
+
+# Audit finding 1: an update the isolation cannot follow (every online CPU) left the v1 ledger
+# with those CPUs, and from then on every guard (every container start, gc) failed.
+@test "runc: an update isolation cannot follow leaves the ledger as it was; a later one works" {
+	local id online
+	id=$(nh_id upd)
+	online=$(cat /sys/devices/system/cpu/online)
+	run_isolated_on_1 "$id"
+	nh_assert_isolated 1
+
+	run --separate-stderr "$W" --root "$ROOT" update --resources - "$id" <<<"{\"cpu\": {\"cpus\": \"$online\"}}"
+	nh_assert_status 1
+	[[ $stderr == *"cannot take every online CPU out of load balancing"*"; it stays on CPUs 1"* ]] ||
+		nh_fail "update:" "$stderr"
+	nh_jq_assert "$STATE/cpuset-v1.json" ".isolated == {\"$id\": \"1\"}"
+	nh_jq_assert "$STATE/containers/$id.json" '.actions["cpu-load-balancing"] | .cpus == "1" and .applied'
+	nh_assert_isolated 1
+	# The guard's reconcile works again: gc (which runs it) succeeds.
+	run --separate-stderr "$NODEHOOK_BIN" gc
+	nh_assert_status 0
+
+	run --separate-stderr "$W" --root "$ROOT" update --resources - "$id" <<<'{"cpu": {"cpus": "0"}}'
+	nh_assert_status 0
+	nh_assert_isolated 0
+	nh_jq_assert "$STATE/cpuset-v1.json" ".isolated == {\"$id\": \"0\"}"
+
+	run --separate-stderr "$W" --root "$ROOT" delete --force "$id"
+	nh_assert_status 0
 	nh_assert_node_restored
 }
 

@@ -219,6 +219,18 @@ static void test_exclusive(void **state)
 	    "{\"cpus\":\"2-3\",\"shares\":2048,\"quota\":150000,\"period\":100000}",
 	    "it is not a Guaranteed pod with integer CPUs: its CFS quota is not 2 "
 	    "full periods");
+	/* Audit finding 9: n x period overflows int64 (UB before the fix; under UBSan it aborted).
+	 */
+	assert_not_exclusive("{" CONTAINERD_APP "}",
+			     "{\"cpus\":\"2-3\",\"shares\":2048,\"quota\":9223372036854775808,"
+			     "\"period\":4611686018427387904}",
+			     "it is not a Guaranteed pod with integer CPUs: its CFS quota is not 2 "
+			     "full periods");
+	assert_not_exclusive("{" CONTAINERD_APP "}",
+			     "{\"cpus\":\"2-3\",\"shares\":2048,\"quota\":200000,"
+			     "\"period\":-100000}",
+			     "it is not a Guaranteed pod with integer CPUs: its CFS quota is not 2 "
+			     "full periods");
 	/* No quota (CFS quota disabled on the node) is fine. */
 	struct container_info *c = NULL;
 	struct nh_error *err = NULL;

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,15 +29,31 @@ static char *list_roundtrip(const char *in)
 static void test_list_valid(void **state)
 {
 	static const char *const cases[][2] = {
-	    {"0", "0"},		{"1", "1"},
-	    {"0-3", "0-3"},	{"0,1,2,3", "0-3"},
-	    {"3,2,1,0", "0-3"}, {"0-1", "0-1"},
-	    {"0,2,4", "0,2,4"}, {"0-2,1-5", "0-5"},
-	    {"1-1", "1"},	{"8-11,0-3", "0-3,8-11"},
-	    {"0-3\n", "0-3"},	{"  5 ", "5"},
-	    {"", ""},		{"\n", ""},
-	    {"007", "7"},	{"63,64", "63-64"},
-	    {"8191", "8191"},	{"0-8191", "0-8191"},
+	    {"0", "0"},
+	    {"1", "1"},
+	    {"0-3", "0-3"},
+	    {"0,1,2,3", "0-3"},
+	    {"3,2,1,0", "0-3"},
+	    {"0-1", "0-1"},
+	    {"0,2,4", "0,2,4"},
+	    {"0-2,1-5", "0-5"},
+	    {"1-1", "1"},
+	    {"8-11,0-3", "0-3,8-11"},
+	    {"0-3\n", "0-3"},
+	    {"  5 ", "5"},
+	    {"", ""},
+	    {"\n", ""},
+	    {"007", "7"},
+	    {"63,64", "63-64"},
+	    {"8191", "8191"},
+	    {"0-8191", "0-8191"},
+	    /* ranges set whole words: each edge of a 64-bit word */
+	    {"63-64", "63-64"},
+	    {"64-127", "64-127"},
+	    {"0-63", "0-63"},
+	    {"1-62", "1-62"},
+	    {"60-200,5", "5,60-200"},
+	    {"127-128,0-0", "0,127-128"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *out = list_roundtrip(cases[i][0]);
@@ -75,6 +92,33 @@ static void test_list_junk(void **state)
 		assert_null(s.words);
 		nh_error_free(err);
 	}
+}
+
+/* Audit finding 10: "0-8191,0-8191,..." cost 8192 bit writes per item. Ranges now set whole
+ * words, and the input is capped at CPUSET_MAX_LIST_LEN: the longest useful list (every CPU one
+ * by one) still parses, a longer one is refused without being walked. */
+static void test_list_long(void **state)
+{
+	size_t cap = 8 * CPUSET_MAX_LIST_LEN;
+	char *buf = malloc(cap), *p = buf;
+	assert_non_null(buf);
+	for (unsigned c = 0; c < CPUSET_MAX_CPUS; c++)
+		p += sprintf(p, "%s%u", c ? "," : "", c);
+	assert_true((size_t)(p - buf) <= CPUSET_MAX_LIST_LEN);
+	char *out = list_roundtrip(buf);
+	assert_string_equal(out, "0-8191");
+	free(out);
+
+	p = buf;
+	while ((size_t)(p - buf) <= CPUSET_MAX_LIST_LEN)
+		p += sprintf(p, "%s0-8191", p == buf ? "" : ",");
+	struct nh_error *err = NULL;
+	struct cpuset s = {0};
+	assert_int_equal(cpuset_parse_list(buf, &s, &err), -EINVAL);
+	assert_non_null(strstr(err->msg, "longer than 65536"));
+	assert_null(s.words);
+	nh_error_free(err);
+	free(buf);
 }
 
 static void test_mask(void **state)
@@ -208,7 +252,7 @@ int main(void)
 	    cmocka_unit_test(test_list_valid),	   cmocka_unit_test(test_list_junk),
 	    cmocka_unit_test(test_mask),	   cmocka_unit_test(test_mask_width),
 	    cmocka_unit_test(test_mask_thousands), cmocka_unit_test(test_mask_junk),
-	    cmocka_unit_test(test_set_operations),
+	    cmocka_unit_test(test_set_operations), cmocka_unit_test(test_list_long),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

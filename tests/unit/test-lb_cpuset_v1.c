@@ -12,9 +12,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cgroup.h"
 #include "cleanup.h"
+#include "lb_ledger.h"
+#include "lifecycle.h"
 #include "sysroot.h"
 #include "test-lb_util.h"
+#include "utf8.h"
 #include "xalloc.h"
 
 #define MOUNT "/sys/fs/cgroup/cpuset"
@@ -250,6 +254,201 @@ static void test_refuse_every_cpu(void **state)
 	lbt_fini(&t);
 }
 
+static int update_cpus(struct lbt *t, const char *id, const char *cpus, struct nh_error **err)
+{
+	_cleanup_(container_record_clear) struct container_record rec = {0};
+	_cleanup_cpuset_ struct cpuset set = {0};
+	struct node_config config = lbt_config("auto");
+	assert_int_equal(state_record_read(t->store, id, &rec, err), 1);
+	assert_int_equal(cpuset_parse_list(cpus, &set, err), 0);
+	return lifecycle_update_cpus(t->store, &config, &rec, &set, err);
+}
+
+static void assert_record_cpus(struct lbt *t, const char *id, const char *cpus, bool applied)
+{
+	_cleanup_(container_record_clear) struct container_record rec = {0};
+	_cleanup_error_ struct nh_error *err = NULL;
+	assert_int_equal(state_record_read(t->store, id, &rec, &err), 1);
+	const struct action_record *ar = &rec.actions[NH_ACTION_CPU_LOAD_BALANCING];
+	assert_string_equal(ar->cpus, cpus);
+	assert_int_equal(ar->applied, applied);
+}
+
+/* Audit finding 1: an update the backend refuses (every online CPU) left the ledger with the
+ * refused CPUs, and from then on every guard (every container start) failed. Now the record,
+ * the ledger and the tree stay as they were, and the guard works. */
+static void test_failed_update_keeps_ledger(void **state)
+{
+	(void)state;
+	struct lbt t;
+	setup(&t);
+	_cleanup_free_ char *before = lbt_snapshot(&t);
+	apply_ok(&t, "ctr-a", "2-3");
+	_cleanup_free_ char *tree_a = lbt_snapshot(&t);
+	_cleanup_free_ char *ledger_a = lbt_get(&t, LBT_STATE "/" LEDGER);
+	assert_non_null(ledger_a);
+
+	_cleanup_error_ struct nh_error *err = NULL;
+	int r = update_cpus(&t, "ctr-a", "0-7", &err);
+	assert_int_equal(r, -EBUSY);
+	assert_non_null(strstr(err->msg, "cannot take every online CPU out of load balancing"));
+	assert_non_null(strstr(err->msg, "; it stays on CPUs 2-3"));
+	err = nh_error_free(err);
+	_cleanup_free_ char *ledger_after = lbt_get(&t, LBT_STATE "/" LEDGER);
+	assert_string_equal(ledger_after, ledger_a);
+	assert_snapshot(tree_a, &t);
+	assert_record_cpus(&t, "ctr-a", "2-3", true);
+	assert_ok(lbt_guard(&t, &lb_cpuset_v1, &err), &err);
+
+	/* A correct update afterwards moves it. */
+	assert_int_equal(update_cpus(&t, "ctr-a", "4-5", &err), 1);
+	assert_file(&t, HOUSEKEEPING "/cpuset.cpus", "0-3,6-7\n");
+	assert_record_cpus(&t, "ctr-a", "4-5", true);
+
+	/* A node left by the old code: ledger and record with the refused CPUs, half-applied.
+	 * The guard fails; the next correct update repairs it instead of skipping the record. */
+	_cleanup_(container_record_clear) struct container_record rec = {0};
+	assert_int_equal(state_record_read(t.store, "ctr-a", &rec, &err), 1);
+	struct action_record *ar = &rec.actions[NH_ACTION_CPU_LOAD_BALANCING];
+	free(ar->cpus);
+	ar->cpus = xstrdup("0-7");
+	ar->applied = false;
+	assert_ok(state_record_write(t.store, &rec, &err), &err);
+	_cleanup_free_ char *ledger_45 = lbt_get(&t, LBT_STATE "/" LEDGER);
+	char *at = strstr(ledger_45, "\"4-5\"");
+	assert_non_null(at);
+	_cleanup_free_ char *broken =
+	    xasprintf("%.*s\"0-7\"%s", (int)(at - ledger_45), ledger_45, at + strlen("\"4-5\""));
+	lbt_put(&t, LBT_STATE "/" LEDGER, broken);
+	assert_int_equal(lbt_guard(&t, &lb_cpuset_v1, &err), -EBUSY);
+	err = nh_error_free(err);
+	assert_int_equal(update_cpus(&t, "ctr-a", "4-5", &err), 1);
+	assert_record_cpus(&t, "ctr-a", "4-5", true);
+	assert_ok(lbt_guard(&t, &lb_cpuset_v1, &err), &err);
+	assert_file(&t, HOUSEKEEPING "/cpuset.cpus", "0-3,6-7\n");
+
+	assert_undo_restores(&t, "ctr-a", before, LEDGER);
+	lbt_fini(&t);
+}
+
+static void put_cpuset(struct lbt *t, const char *cgroup, const char *cpus)
+{
+	put_cg_file(t, cgroup, "cpuset.cpus", cpus);
+	put_cg_file(t, cgroup, "cpuset.mems", "0");
+	put_cg_file(t, cgroup, "cpuset.sched_load_balance", "1");
+}
+
+/* Audit finding 2: a cpuset named with bytes that are not UTF-8 went into the ledger as they
+ * are, and the next read of the ledger failed (every guard, poststop, gc, restore). Now the name
+ * is stored percent-encoded ("cgroup_bytes"), read back as the same bytes, and undone. */
+static void test_cgroup_name_not_utf8(void **state)
+{
+	(void)state;
+	struct lbt t;
+	setup(&t);
+	_cleanup_free_ char *before = lbt_snapshot(&t);
+	apply_ok(&t, "ctr-a", "2-3");
+	put_cpuset(&t, "/kubepods/evil\xff%41", "2-3");
+	_cleanup_error_ struct nh_error *err = NULL;
+	assert_ok(lbt_guard(&t, &lb_cpuset_v1, &err), &err);
+	assert_lb(&t, "/kubepods/evil\xff%41", "0");
+	_cleanup_free_ char *ledger = lbt_get(&t, LBT_STATE "/" LEDGER);
+	assert_true(utf8_valid(ledger, strlen(ledger)));
+	if (!strstr(ledger, "\"cgroup_bytes\":\"/kubepods/evil%FF%2541\""))
+		fail_msg("ledger: %s", ledger);
+	/* Read back: the guard again, and another container, work. */
+	assert_ok(lbt_guard(&t, &lb_cpuset_v1, &err), &err);
+	apply_ok(&t, "ctr-d", "6");
+	undo_ok(&t, "ctr-d");
+	/* Undo gives the cpuset its flag back, by its real name. */
+	undo_ok(&t, "ctr-a");
+	assert_lb(&t, "/kubepods/evil\xff%41", "1");
+	lbt_remove(&t, MOUNT "/kubepods/evil\xff%41");
+	assert_snapshot(before, &t);
+	assert_false(lbt_has_doc(&t, LEDGER));
+	lbt_fini(&t);
+}
+
+/* One bad ledger entry (here a CPU list that does not parse) costs its container its isolation
+ * and nothing else: the guard, another container's apply and undo go on. */
+static void test_bad_ledger_entry(void **state)
+{
+	(void)state;
+	struct lbt t;
+	setup(&t);
+	_cleanup_free_ char *before = lbt_snapshot(&t);
+	apply_ok(&t, "ctr-a", "2-3");
+	_cleanup_free_ char *ledger = lbt_get(&t, LBT_STATE "/" LEDGER);
+	char *at = strstr(ledger, "\"ctr-a\":\"2-3\"");
+	assert_non_null(at);
+	_cleanup_free_ char *bad =
+	    xasprintf("%.*s\"ctr-x\":\"9-1\",%s", (int)(at - ledger), ledger, at);
+	lbt_put(&t, LBT_STATE "/" LEDGER, bad);
+	_cleanup_error_ struct nh_error *err = NULL;
+	assert_ok(lbt_guard(&t, &lb_cpuset_v1, &err), &err);
+	assert_file(&t, HOUSEKEEPING "/cpuset.cpus", "0-1,4-7\n");
+	apply_ok(&t, "ctr-d", "6");
+	undo_ok(&t, "ctr-d");
+	assert_lb(&t, "/kubepods/pod-g1/ctr-a", "0");
+	undo_ok(&t, "ctr-a");
+	assert_snapshot(before, &t);
+	assert_false(lbt_has_doc(&t, LEDGER));
+	lbt_fini(&t);
+}
+
+static void test_cgroup_name_encoding(void **state)
+{
+	(void)state;
+	char name[256];
+	for (int i = 1; i < 256; i++)
+		name[i - 1] = (char)i;
+	name[255] = '\0';
+	_cleanup_free_ char *enc = lb_cgroup_encode(name);
+	assert_true(utf8_valid(enc, strlen(enc)));
+	_cleanup_free_ char *dec = NULL;
+	assert_int_equal(lb_cgroup_decode(enc, &dec), 0);
+	assert_string_equal(dec, name);
+	_cleanup_free_ char *plain = lb_cgroup_encode("/kubepods/pod-g1");
+	assert_string_equal(plain, "/kubepods/pod-g1");
+	static const char *const bad[] = {"%", "%4", "%G0", "%00", "a%zz"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *out = NULL;
+		assert_int_equal(lb_cgroup_decode(bad[i], &out), -EBADMSG);
+		assert_null(out);
+	}
+}
+
+/* Audit finding 2, the variant: a chain of cpusets deeper than the walk's limit failed every
+ * guard with ELOOP. The walk now skips what is deeper (it stays as it is) and goes on. */
+static void test_deep_tree(void **state)
+{
+	(void)state;
+	struct lbt t;
+	setup(&t);
+	apply_ok(&t, "ctr-a", "2-3");
+	_cleanup_free_ char *top = xstrdup("/system.slice");
+	_cleanup_free_ char *deepest = NULL;
+	char *path = xstrdup(top);
+	for (unsigned depth = 2; depth <= CGROUP_WALK_MAX_DEPTH + 5; depth++) {
+		char *next = xasprintf("%s/n", path);
+		free(path);
+		path = next;
+		put_cpuset(&t, path, "2-3");
+	}
+	deepest = path;
+	_cleanup_error_ struct nh_error *err = NULL;
+	assert_ok(lbt_guard(&t, &lb_cpuset_v1, &err), &err);
+	_cleanup_free_ char *at_limit =
+	    xstrndup(deepest, strlen(top) + 2 * (CGROUP_WALK_MAX_DEPTH - 1));
+	assert_lb(&t, at_limit, "0");
+	assert_lb(&t, deepest, "1");
+	undo_ok(&t, "ctr-a");
+	assert_lb(&t, at_limit, "1");
+	assert_false(lbt_has_doc(&t, LEDGER));
+	lbt_remove(&t, MOUNT "/system.slice/n");
+	lbt_fini(&t);
+}
+
 /* --- crash safety ---------------------------------------------------------------------------- */
 
 static int scenario_apply_a(struct lbt *t)
@@ -353,6 +552,11 @@ int main(int argc, char **argv)
 	tu_suite_add_test(&s, test_guard_new_cpuset);
 	tu_suite_add_test(&s, test_guard_without_ledger);
 	tu_suite_add_test(&s, test_refuse_every_cpu);
+	tu_suite_add_test(&s, test_failed_update_keeps_ledger);
+	tu_suite_add_test(&s, test_cgroup_name_not_utf8);
+	tu_suite_add_test(&s, test_cgroup_name_encoding);
+	tu_suite_add_test(&s, test_bad_ledger_entry);
+	tu_suite_add_test(&s, test_deep_tree);
 	tu_suite_add_test(&s, test_crash_apply);
 	tu_suite_add_test(&s, test_crash_apply_next_to_another);
 	tu_suite_add_test(&s, test_crash_undo);

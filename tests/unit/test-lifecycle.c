@@ -513,6 +513,7 @@ static struct fake_state {
 	struct lbt *t;
 	int fail_apply[NH_ACTION__MAX]; /* an errno: apply fails with it, after its change */
 	int fail_undo[NH_ACTION__MAX];	/* an errno: undo fails with it, before its change */
+	int fail_guard[NH_ACTION__MAX]; /* an errno: the guard fails with it */
 	char log[1024];
 	bool record_missing_in_undo;
 	char undo_value[NH_ACTION__MAX][32]; /* ctx->value each undo saw */
@@ -609,11 +610,21 @@ static int fake_check(const struct container_info *c, struct nh_error **err)
 	return 0;
 }
 
+static int fake_guard(struct action_context *ctx, struct nh_error **err)
+{
+	fake_log("guard", ctx->action);
+	if (fake.fail_guard[ctx->action])
+		return nh_error_set(err, fake.fail_guard[ctx->action], "fake %s: guard failed",
+				    nh_action_to_string(ctx->action));
+	return 0;
+}
+
 static const struct action_ops fake_ops = {
     .parse_value = fake_parse_value,
     .check = fake_check,
     .apply = fake_apply,
     .undo = fake_undo,
+    .guard = fake_guard,
     .follows_cpus = true,
 };
 
@@ -754,9 +765,10 @@ static void test_fake_undo_reverse_order_record_last(void **state)
 	fake_teardown(&f);
 }
 
-static void test_fake_undo_failure_keeps_record(void **state)
+/* Undo with the undo of action `failing` failing with errnum: every other action is undone and
+ * forgotten, it stays in the record, and the error names it. Then a working undo finishes. */
+static void undo_failure_case(int failing, int errnum)
 {
-	(void)state;
 	struct fixture f;
 	fake_setup(&f);
 	_cleanup_free_ char *before = lbt_snapshot(&f.t);
@@ -764,26 +776,40 @@ static void test_fake_undo_failure_keeps_record(void **state)
 	fake_start_all(&f, &c, "a", "1");
 	lbt_ctr_clear(&c);
 
-	/* The first action is the last undone: every other one is undone and forgotten, it
-	 * stays in the record. */
-	fake.fail_undo[0] = EROFS;
+	fake.fail_undo[failing] = errnum;
 	_cleanup_error_ struct nh_error *err = NULL;
 	struct container_record rec = {0};
 	assert_int_equal(state_record_read(f.t.store, "a", &rec, &err), 1);
-	_cleanup_free_ char *msg = xasprintf("undo %s: fake %s: undo failed",
-					     nh_action_to_string(0), nh_action_to_string(0));
-	assert_error(lifecycle_undo(f.t.store, &f.config, &rec, &err), &err, EROFS, msg);
+	_cleanup_free_ char *msg =
+	    xasprintf("undo %s: fake %s: undo failed", nh_action_to_string(failing),
+		      nh_action_to_string(failing));
+	assert_error(lifecycle_undo(f.t.store, &f.config, &rec, &err), &err, errnum, msg);
 	container_record_clear(&rec);
-	const struct action_record *ar = stored_action(&f, "a", &rec);
-	assert_true(ar->present);
-	for (int a = 1; a < NH_ACTION__MAX; a++)
-		assert_false(rec.actions[a].present);
+	stored_action(&f, "a", &rec);
+	for (int a = 0; a < NH_ACTION__MAX; a++)
+		assert_int_equal(rec.actions[a].present, a == failing);
 	container_record_clear(&rec);
 
-	fake.fail_undo[0] = 0;
+	fake.fail_undo[failing] = 0;
 	undo_stored_ok(&f, "a");
 	assert_snapshot(before, &f.t);
 	fake_teardown(&f);
+}
+
+/* The first action is the last undone. */
+static void test_fake_undo_failure_keeps_record(void **state)
+{
+	(void)state;
+	undo_failure_case(0, EROFS);
+}
+
+/* The first action undone (the last applied) fails, as cpu-load-balancing does when its ledger
+ * cannot be read: the others are undone all the same, so restore and gc release what they still
+ * can (audit finding 6). */
+static void test_fake_undo_failure_undoes_the_others(void **state)
+{
+	(void)state;
+	undo_failure_case(NH_ACTION__MAX - 1, EBADMSG);
 }
 
 static void test_fake_update_is_undo_then_apply(void **state)
@@ -1051,6 +1077,52 @@ static void test_fake_start_values(void **state)
 	fake_teardown(&f);
 }
 
+/* A container that asks for nothing runs every guard. A guard failing under on_error "log" is an
+ * event and the container starts (audit: the v1 guard failed every start whatever on_error
+ * said); under "fail" the start fails, naming the guard. */
+static void test_fake_guard_on_error(void **state)
+{
+	(void)state;
+	struct fixture f;
+	fake_setup(&f);
+	_cleanup_free_ char *before = lbt_snapshot(&f.t);
+	_cleanup_error_ struct nh_error *err = NULL;
+	const char *on_error[NH_ACTION__MAX];
+	for (int a = 0; a < NH_ACTION__MAX; a++)
+		on_error[a] = a == 0 ? "log" : "fail";
+	start_setup(&f, "false", on_error);
+
+	fake.fail_guard[0] = EBUSY;
+	{
+		_cleanup_(lifecycle_events_clear) struct lifecycle_events ev = {0};
+		assert_ok(start_once(&f, &ev, &err), &err);
+		assert_int_equal(ev.n, 1);
+		assert_int_equal(ev.v[0].kind, LIFECYCLE_GUARD_FAILED);
+		assert_int_equal(ev.v[0].action, 0);
+		_cleanup_free_ char *msg =
+		    xasprintf("fake %s: guard failed", nh_action_to_string(0));
+		assert_string_equal(ev.v[0].text, msg);
+	}
+	/* Every other guard still ran. */
+	for (int a = 0; a < NH_ACTION__MAX; a++) {
+		_cleanup_free_ char *line = xasprintf("guard %s\n", nh_action_to_string(a));
+		assert_non_null(strstr(fake.log, line));
+	}
+
+	fake.fail_guard[1] = EIO;
+	{
+		_cleanup_(lifecycle_events_clear) struct lifecycle_events ev = {0};
+		_cleanup_free_ char *msg =
+		    xasprintf("guard %s: fake %s: guard failed", nh_action_to_string(1),
+			      nh_action_to_string(1));
+		assert_error(start_once(&f, &ev, &err), &err, EIO, msg);
+	}
+	assert_false(lbt_has_record(&f.t, "a"));
+	start_cleanup(&f);
+	assert_snapshot(before, &f.t);
+	fake_teardown(&f);
+}
+
 /* on_error is per action: the first action fails under "log" and the start goes on with the
  * others; then the last fails under "fail": the start fails and the actions applied before it
  * are undone with it (the container will not start), leaving the node as it was. */
@@ -1191,6 +1263,7 @@ int main(int argc, char **argv)
 	tu_suite_add_test(&s, test_fake_rollback_fails_record_stays);
 	tu_suite_add_test(&s, test_fake_undo_reverse_order_record_last);
 	tu_suite_add_test(&s, test_fake_undo_failure_keeps_record);
+	tu_suite_add_test(&s, test_fake_undo_failure_undoes_the_others);
 	tu_suite_add_test(&s, test_fake_update_is_undo_then_apply);
 	tu_suite_add_test(&s, test_fake_start_events);
 	tu_suite_add_test(&s, test_fake_crash_points);
@@ -1198,5 +1271,6 @@ int main(int argc, char **argv)
 	tu_suite_add_test(&s, test_details_summary);
 	tu_suite_add_test(&s, test_fake_start_values);
 	tu_suite_add_test(&s, test_fake_start_on_error_per_action);
+	tu_suite_add_test(&s, test_fake_guard_on_error);
 	return tu_suite_run(&s, "lifecycle");
 }

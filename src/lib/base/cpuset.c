@@ -29,6 +29,19 @@ void cpuset_add(struct cpuset *s, unsigned cpu)
 	s->words[cpu / 64] |= UINT64_C(1) << (cpu % 64);
 }
 
+/* Adds first..last (inclusive, first <= last) a 64-bit word at a time. */
+static void add_range(struct cpuset *s, unsigned first, unsigned last)
+{
+	grow(s, last / 64 + 1);
+	for (unsigned w = first / 64; w <= last / 64; w++) {
+		unsigned lo = w == first / 64 ? first % 64 : 0;
+		unsigned hi = w == last / 64 ? last % 64 : 63;
+		uint64_t mask = (hi == 63 ? ~UINT64_C(0) : (UINT64_C(1) << (hi + 1)) - 1) &
+				~((UINT64_C(1) << lo) - 1);
+		s->words[w] |= mask;
+	}
+}
+
 void cpuset_remove(struct cpuset *s, unsigned cpu)
 {
 	if (cpu / 64 < s->n_words)
@@ -161,6 +174,9 @@ int cpuset_parse_list(const char *s, struct cpuset *ret, struct nh_error **err)
 	const char *p = trim(s, &len), *end = p + len;
 	_cleanup_cpuset_ struct cpuset set = {0};
 
+	if (len > CPUSET_MAX_LIST_LEN)
+		return nh_error_set(err, EINVAL, "invalid CPU list: %zu bytes, longer than %u", len,
+				    CPUSET_MAX_LIST_LEN);
 	while (p < end) {
 		unsigned first = 0, last = 0;
 		size_t n = read_cpu(p, end, &first);
@@ -184,8 +200,7 @@ int cpuset_parse_list(const char *s, struct cpuset *ret, struct nh_error **err)
 				    err, EINVAL, "invalid CPU list '%s': range %u-%u is reversed",
 				    s, first, last);
 		}
-		for (unsigned c = first; c <= last; c++)
-			cpuset_add(&set, c);
+		add_range(&set, first, last);
 		if (p == end)
 			break;
 		if (*p != ',' || p + 1 == end)

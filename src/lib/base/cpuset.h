@@ -18,6 +18,11 @@
 /* The kernel's largest NR_CPUS (CONFIG_NR_CPUS_RANGE_END) is 8192. */
 #define CPUSET_MAX_CPUS 8192u
 
+/* The longest CPU list parsed: every CPU below CPUSET_MAX_CPUS listed one by one ("0,1,...,8191")
+ * is 38,803 bytes. Each range costs at most CPUSET_MAX_CPUS / 64 word writes, so parsing is
+ * linear in the input. */
+#define CPUSET_MAX_LIST_LEN 65536u
+
 struct cpuset {
 	uint64_t *words;
 	size_t n_words;
@@ -44,7 +49,7 @@ void cpuset_intersect(struct cpuset *dst, const struct cpuset *src);
 
 /* Parses a CPU list. Surrounding white space (sysfs adds a newline) is allowed; an empty string
  * is the empty set. Rejects empty items, reversed ranges, CPUs >= CPUSET_MAX_CPUS, signs,
- * anything but digits, '-' and ','. */
+ * anything but digits, '-' and ',', and lists longer than CPUSET_MAX_LIST_LEN. */
 int cpuset_parse_list(const char *s, struct cpuset *ret, struct nh_error **err);
 
 /* Parses a hex mask in 32-bit groups ("3", "ff,00000000", "0000,00000001"). */

@@ -219,10 +219,12 @@ int cgroup_read_cpus(const char *mount, const char *cgroup, const char *file, st
 
 static int walk(int dir_fd, const char *cgroup,
 		int (*fn)(const char *cgroup, int dir_fd, void *userdata, struct nh_error **err),
-		void *userdata, unsigned depth, struct nh_error **err)
+		void *userdata, unsigned depth, unsigned *too_deep, struct nh_error **err)
 {
-	if (depth > 64)
-		return nh_error_set(err, ELOOP, "%s: cgroup tree deeper than 64", cgroup);
+	if (depth > CGROUP_WALK_MAX_DEPTH) {
+		(*too_deep)++;
+		return 0;
+	}
 	int r = fn(cgroup, dir_fd, userdata, err);
 	if (r != 0)
 		return r < 0 ? r : 0; /* > 0: the caller needs nothing below this cgroup */
@@ -253,7 +255,7 @@ static int walk(int dir_fd, const char *cgroup,
 			}
 			_cleanup_free_ char *child =
 			    xasprintf("%s/%s", strcmp(cgroup, "/") ? cgroup : "", de->d_name);
-			r = walk(child_fd, child, fn, userdata, depth + 1, err);
+			r = walk(child_fd, child, fn, userdata, depth + 1, too_deep, err);
 			if (r < 0)
 				return r;
 		}
@@ -269,7 +271,9 @@ int cgroup_walk(const char *mount, const char *start,
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : nh_error_set_errno(err, errno, "%s", path);
-	return walk(fd, start, fn, userdata, 0, err);
+	unsigned too_deep = 0;
+	int r = walk(fd, start, fn, userdata, 0, &too_deep, err);
+	return r < 0 ? r : (int)too_deep;
 }
 
 char *cgroup_parent(const char *cgroup)

@@ -51,7 +51,11 @@ int cgroup_read_cpus(const char *mount, const char *cgroup, const char *file, st
 
 /* Calls fn for every cgroup below (and including) start, parents before children, with an fd
  * of the cgroup's directory (for cgroup_read_at). fn returns <0 to stop with an error, 1 to skip
- * the cgroup's children, 0 to go on. Cgroups that vanish during the walk are skipped. */
+ * the cgroup's children, 0 to go on. Cgroups that vanish during the walk are skipped, and so
+ * are cgroups more than CGROUP_WALK_MAX_DEPTH levels below start (the walk's stack is bounded;
+ * a deep tree made by anyone who can mkdir a cgroup must not stop it). Returns the number of
+ * subtrees skipped for depth (>= 0). */
+#define CGROUP_WALK_MAX_DEPTH 64u
 int cgroup_walk(const char *mount, const char *start,
 		int (*fn)(const char *cgroup, int dir_fd, void *userdata, struct nh_error **err),
 		void *userdata, struct nh_error **err);

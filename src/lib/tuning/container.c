@@ -100,8 +100,10 @@ static void check_exclusive(struct container_info *c, json_object *cpu)
 			      n, list);
 		return;
 	}
+	int64_t want = 0;
 	if (cpu_resource_int(cpu, "quota", &quota) && quota > 0 &&
-	    (!cpu_resource_int(cpu, "period", &period) || quota != (int64_t)n * period)) {
+	    (!cpu_resource_int(cpu, "period", &period) || period <= 0 ||
+	     __builtin_mul_overflow((int64_t)n, period, &want) || quota != want)) {
 		c->not_exclusive_reason =
 		    xasprintf("it is not a Guaranteed pod with integer CPUs: its CFS quota is not "
 			      "%zu full periods",

@@ -202,6 +202,9 @@ int lifecycle_apply(struct state_store *store, const struct node_config *config,
 int lifecycle_undo(struct state_store *store, const struct node_config *config,
 		   struct container_record *rec, struct nh_error **err)
 {
+	/* An action that cannot be undone (its ledger unreadable, say) stays in the record; the
+	 * others are undone all the same. The first failure is returned. */
+	int failed = 0;
 	for (int a = NH_ACTION__MAX; a-- > 0;) {
 		if (!rec->actions[a].present)
 			continue;
@@ -211,37 +214,42 @@ int lifecycle_undo(struct state_store *store, const struct node_config *config,
 					     .record = rec,
 					     .action = (enum nh_action)a,
 					     .value = rec->actions[a].value};
-		int r = ops->undo(&ctx, err);
-		if (r < 0)
-			return nh_error_wrap(err, "undo %s",
-					     nh_action_to_string((enum nh_action)a));
+		_cleanup_error_ struct nh_error *undo_err = NULL;
+		int r = ops->undo(&ctx, &undo_err);
+		if (r < 0) {
+			if (!failed) {
+				failed = r;
+				*err = TAKE_PTR(undo_err);
+				nh_error_wrap(err, "undo %s",
+					      nh_action_to_string((enum nh_action)a));
+			}
+			continue;
+		}
 		action_record_clear(&rec->actions[a]);
-		r = record_sync(store, rec, err);
-		if (r < 0)
+		_cleanup_error_ struct nh_error *sync_err = NULL;
+		r = record_sync(store, rec, &sync_err);
+		if (r < 0 && !failed) {
+			*err = TAKE_PTR(sync_err);
 			return r;
+		}
 	}
+	if (failed)
+		return failed;
 	return state_record_remove(store, rec->id, err);
 }
 
-/* Makes one action follow new CPUs: 1 moved, 0 nothing to do. */
-static int update_action(struct state_store *store, const struct node_config *config,
-			 struct container_record *rec, enum nh_action a,
-			 const struct cpuset *new_cpus, struct nh_error **err)
+/* Runs the action's apply for the container with `cpus` (its update op where it has one and
+ * `use_update`); the record's entry is marked applied and saved on success. */
+static int follow_cpus(struct state_store *store, const struct node_config *config,
+		       struct container_record *rec, enum nh_action a, const struct cpuset *to,
+		       bool use_update, struct nh_error **err)
 {
 	const struct action_ops *ops = action_lookup(a);
 	struct action_record *ar = &rec->actions[a];
-	if (!ops->follows_cpus || !ar->present || !ar->applied || !ar->cpus)
-		return 0;
-	_cleanup_cpuset_ struct cpuset old = {0};
-	if (cpuset_parse_list(ar->cpus, &old, err) < 0)
-		return nh_error_wrap(err, "record of %s: %s", rec->id, nh_action_to_string(a));
-	if (cpuset_equal(&old, new_cpus))
-		return 0;
-
 	/* What apply needs to know of the container: its id, pid and CPUs. The cpuset came from
 	 * the same runtime that ran the container, so it is as exclusive as before. */
 	_cleanup_cpuset_ struct cpuset cpus = {0};
-	cpuset_copy(&cpus, new_cpus);
+	cpuset_copy(&cpus, to);
 	struct container_info c = {
 	    .id = rec->id, .pid = rec->pid, .has_cpus = true, .cpus = cpus, .exclusive = true};
 	struct action_context ctx = {.store = store,
@@ -251,19 +259,52 @@ static int update_action(struct state_store *store, const struct node_config *co
 				     .action = a,
 				     .value = ar->value};
 	int r = 0;
-	if (ops->update) {
+	if (use_update && ops->update) {
 		r = ops->update(&ctx, err);
-	} else {
+	} else if (use_update) {
 		r = ops->undo(&ctx, err);
 		if (r >= 0)
 			r = ops->apply(&ctx, err);
+	} else {
+		r = ops->apply(&ctx, err);
 	}
 	if (r < 0)
-		return nh_error_wrap(err, "%s follows the new CPUs", nh_action_to_string(a));
+		return r;
 	ar->present = true;
 	ar->applied = true;
-	r = state_record_write(store, rec, err);
-	return r < 0 ? r : 1;
+	return state_record_write(store, rec, err);
+}
+
+/* Makes one action follow new CPUs: 1 moved, 0 nothing to do. A record whose last update
+ * failed half-way (present, not applied) is not skipped: this update repairs it. When the
+ * action cannot follow, it goes back to the CPUs it had, so that the record and the ledgers are
+ * as they were (a ledger left with the refused CPUs would fail every later container start). */
+static int update_action(struct state_store *store, const struct node_config *config,
+			 struct container_record *rec, enum nh_action a,
+			 const struct cpuset *new_cpus, struct nh_error **err)
+{
+	const struct action_ops *ops = action_lookup(a);
+	struct action_record *ar = &rec->actions[a];
+	if (!ops->follows_cpus || !ar->present || !ar->cpus)
+		return 0;
+	_cleanup_cpuset_ struct cpuset old = {0};
+	if (cpuset_parse_list(ar->cpus, &old, err) < 0)
+		return nh_error_wrap(err, "record of %s: %s", rec->id, nh_action_to_string(a));
+	if (ar->applied && cpuset_equal(&old, new_cpus))
+		return 0;
+
+	int r = follow_cpus(store, config, rec, a, new_cpus, true, err);
+	if (r >= 0)
+		return 1;
+	nh_error_wrap(err, "%s follows the new CPUs", nh_action_to_string(a));
+	_cleanup_error_ struct nh_error *back_err = NULL;
+	_cleanup_free_ char *old_list = cpuset_format_list(&old);
+	if (follow_cpus(store, config, rec, a, &old, false, &back_err) < 0)
+		nh_error_append(err, "; going back to CPUs %s failed too: %s", old_list,
+				back_err->msg);
+	else
+		nh_error_append(err, "; it stays on CPUs %s", old_list);
+	return r;
 }
 
 int lifecycle_update_cpus(struct state_store *store, const struct node_config *config,
@@ -359,9 +400,20 @@ int lifecycle_orphans(struct state_store *store, const struct node_config *confi
 	int r = state_record_list(store, &ids, err);
 	if (r < 0)
 		return r;
+	/* A record that cannot be read (truncated, corrupt) counts as missing: what the ledgers
+	 * hold for its id can still be released; its file goes with the undo. */
+	size_t kept = 0;
+	for (size_t i = 0; ids[i]; i++) {
+		_cleanup_container_record_ struct container_record rec = {0};
+		_cleanup_error_ struct nh_error *read_err = NULL;
+		if (state_record_read(store, ids[i], &rec, &read_err) > 0)
+			ids[kept++] = ids[i];
+		else
+			free(ids[i]);
+	}
+	ids[kept] = NULL;
 	_cleanup_(orphan_scan_clear) struct orphan_scan scan = {.with_record = ids};
-	while (ids[scan.n_with_record])
-		scan.n_with_record++;
+	scan.n_with_record = kept;
 	for (int a = 0; a < NH_ACTION__MAX; a++) {
 		const struct action_ops *ops = action_lookup((enum nh_action)a);
 		if (!ops->holders)
@@ -506,6 +558,55 @@ static int fail_start(struct node_context *node, struct container_record *rec,
 	return r;
 }
 
+static bool permission_error(int errnum)
+{
+	return errnum == EACCES || errnum == EPERM;
+}
+
+/* Nothing asked: only the guards run, and only where nodehook is in use. A hook that may not
+ * open the state directory (rootless Podman runs hooks as the user) changes nothing and says
+ * why. A guard that fails under on_error "log" becomes an event; the container starts. */
+static int start_guards(struct node_context *node, struct lifecycle_events *ev,
+			struct nh_error **err)
+{
+	const struct node_config *config = node->config;
+	_cleanup_error_ struct nh_error *open_err = NULL;
+	int r = node_context_open_store(node, NODE_STORE_EXISTING, true, &open_err);
+	if (r < 0 && permission_error(open_err->errnum)) {
+		_cleanup_free_ char *why =
+		    xasprintf("%s (uid %u: a rootless container cannot change the node, and it "
+			      "asked for nothing)",
+			      open_err->msg, (unsigned)geteuid());
+		event_add(ev, LIFECYCLE_GUARDS_SKIPPED, NH_ACTION__INVALID, NULL, why, NULL, 0);
+		return 0;
+	}
+	if (r < 0) {
+		*err = TAKE_PTR(open_err);
+		return r;
+	}
+	if (r == 0)
+		return 0;
+	for (int a = 0; a < NH_ACTION__MAX; a++) {
+		const struct action_ops *ops = action_lookup((enum nh_action)a);
+		if (!ops->guard)
+			continue;
+		struct action_context ctx = {
+		    .store = node->store, .config = config, .action = (enum nh_action)a};
+		_cleanup_error_ struct nh_error *guard_err = NULL;
+		r = ops->guard(&ctx, &guard_err);
+		if (r >= 0)
+			continue;
+		if (config->actions[a].on_error == ON_ERROR_LOG) {
+			event_add(ev, LIFECYCLE_GUARD_FAILED, (enum nh_action)a, NULL,
+				  guard_err->msg, NULL, 0);
+			continue;
+		}
+		*err = TAKE_PTR(guard_err);
+		return nh_error_wrap(err, "guard %s", nh_action_to_string((enum nh_action)a));
+	}
+	return 0;
+}
+
 int lifecycle_start(struct node_context *node, const struct oci_state *state,
 		    struct lifecycle_events *ev, struct nh_error **err)
 {
@@ -529,13 +630,8 @@ int lifecycle_start(struct node_context *node, const struct oci_state *state,
 	for (int a = 0; a < NH_ACTION__MAX; a++)
 		any = any || want[a];
 
-	if (!any) {
-		/* Nothing asked: only the guards run, and only where nodehook is in use. */
-		r = node_context_open_store(node, NODE_STORE_EXISTING, true, err);
-		if (r <= 0)
-			return r;
-		return lifecycle_guard(node->store, config, err);
-	}
+	if (!any)
+		return start_guards(node, ev, err);
 
 	r = node_context_open_store(node, NODE_STORE_CREATE, true, err);
 	if (r < 0)

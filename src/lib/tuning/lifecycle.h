@@ -42,7 +42,8 @@ int lifecycle_apply(struct state_store *store, const struct node_config *config,
 		    const char *value, struct nh_error **err) __attribute__((warn_unused_result));
 
 /* Undoes every action in the record, in reverse order, and removes the record once all of them
- * are undone. On failure the record stays, for a later restore or gc. */
+ * are undone. An action that cannot be undone does not stop the others: it stays in the record,
+ * for a later restore or gc, and the first error is returned. */
 int lifecycle_undo(struct state_store *store, const struct node_config *config,
 		   struct container_record *rec, struct nh_error **err)
     __attribute__((warn_unused_result));
@@ -51,8 +52,9 @@ int lifecycle_undo(struct state_store *store, const struct node_config *config,
  * cpuset): each applied action that works on the container's CPUs (action_ops.follows_cpus)
  * follows new_cpus, in apply order: through its update op where it has one (cpu-load-balancing
  * on cgroup v1 converges in place), else undone and applied again with the recorded value.
- * Every action is tried; the first error is returned. Returns 1 if anything moved, 0 if nothing
- * had to. */
+ * An action that cannot follow goes back to the CPUs it had (record and ledgers as they were);
+ * one left half-way by an earlier failure is made to follow, not skipped. Every action is tried;
+ * the first error is returned. Returns 1 if anything moved, 0 if nothing had to. */
 int lifecycle_update_cpus(struct state_store *store, const struct node_config *config,
 			  struct container_record *rec, const struct cpuset *new_cpus,
 			  struct nh_error **err) __attribute__((warn_unused_result));
@@ -68,7 +70,8 @@ int lifecycle_container_gone(const struct container_record *rec, struct nh_error
 /* Records for ledger entries that no record accounts for: containers some action's ledger holds
  * something for (action_ops.holders) while no record file names them. apply writes the record
  * before it touches a ledger, and undo empties the ledgers before it removes the record, so
- * under the exclusive lock this only happens when a record was lost (removed by hand, say).
+ * under the exclusive lock this only happens when a record was lost (removed by hand, say), or
+ * cannot be read (truncated, corrupt): such a record counts as missing.
  * Each orphan comes back as a synthesized record (the id; per action holding it: present, not
  * applied, the backend; no pid, no runtime) that lifecycle_undo() accepts: undo works from the
  * id and the ledger alone. *ret is an array of *ret_n records, sorted by id; the caller clears
@@ -85,6 +88,8 @@ enum lifecycle_event_kind {
 	LIFECYCLE_ROLLBACK_FAILED,   /* text: why; the record stays for gc */
 	LIFECYCLE_RECORD_NOT_SYNCED, /* text: why the record was not updated after a rollback */
 	LIFECYCLE_APPLIED,	     /* text: the CPUs, text2: the backend */
+	LIFECYCLE_GUARDS_SKIPPED,    /* text: why no guard ran (a non-root hook) */
+	LIFECYCLE_GUARD_FAILED,	     /* action's guard failed (text: why); on_error is "log" */
 };
 
 struct lifecycle_event {
@@ -108,7 +113,9 @@ void lifecycle_events_clear(struct lifecycle_events *ev);
  * or failed action whose on_error is "fail" ("<action> ('<key>'): <why>"): then the actions
  * applied before it are undone too, since the container will not start. An action refused or
  * failed under on_error "log" becomes an event and the others go on. A container that asks for
- * nothing runs the guards, where nodehook has a state directory. ev may be NULL. */
+ * nothing runs the guards, where nodehook has a state directory: a guard that fails under its
+ * action's on_error "log" becomes an event, and a hook denied the state directory (a rootless
+ * container) runs none and says why in an event. ev may be NULL. */
 int lifecycle_start(struct node_context *node, const struct oci_state *state,
 		    struct lifecycle_events *ev, struct nh_error **err)
     __attribute__((warn_unused_result));

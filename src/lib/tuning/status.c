@@ -177,9 +177,12 @@ int status_collect(struct node_context *node, struct node_status *ret, struct nh
 			return r;
 		s.records = recs.v;
 		s.n_records = recs.n;
-		r = read_orphans(node, &orphans, err);
+		/* A ledger that cannot be read is reported with its path; the records are still
+		 * shown. */
+		_cleanup_error_ struct nh_error *orphans_err = NULL;
+		r = read_orphans(node, &orphans, &orphans_err);
 		if (r < 0)
-			return r;
+			strv_push(&s.errors, xasprintf("orphans: %s", orphans_err->msg));
 		s.orphans = orphans.v;
 		s.n_orphans = orphans.n;
 	}
@@ -233,15 +236,13 @@ static int restore_one(struct node_context *node, const char *id, status_report_
 	_cleanup_container_record_ struct container_record rec = {0};
 	_cleanup_error_ struct nh_error *read_err = NULL;
 	int r = node->store ? state_record_read(node->store, id, &rec, &read_err) : 0;
-	if (r < 0) {
+	if (r < 0)
 		report(
 		    &(struct status_item){.id = id, .outcome = STATUS_READ_FAILED, .err = read_err},
 		    userdata);
-		return 1;
-	}
 	if (r > 0)
 		return undo_and_report(node, &rec, STATUS_RESTORED, report, userdata);
-	/* No record: a ledger may still hold something for it. */
+	/* No record, or one that cannot be read: a ledger may still hold something for it. */
 	_cleanup_(records_clear) struct records orphans = {0};
 	if (node->store) {
 		r = read_orphans(node, &orphans, err);
@@ -251,7 +252,10 @@ static int restore_one(struct node_context *node, const char *id, status_report_
 	for (size_t i = 0; i < orphans.n; i++)
 		if (strcmp(orphans.v[i].id, id) == 0)
 			return undo_and_report(node, &orphans.v[i], STATUS_ORPHAN_RELEASED, report,
-					       userdata);
+					       userdata) ||
+			       r < 0;
+	if (r < 0)
+		return 1;
 	return nh_error_set(err, ENOENT,
 			    "container '%s': no record: nodehook has applied nothing for it", id);
 }

@@ -12,7 +12,8 @@
  * back, the housekeeping cpuset is removed and the ledger deleted.
  *
  * Ledger cpuset-v1.json: {"mount", "isolated": {id: cpus}, "housekeeping": cgroup,
- * "changed": [{"cgroup", "old"}]}. */
+ * "changed": [{"cgroup", "old"}]}; a cgroup name that is not UTF-8 is stored as "cgroup_bytes"
+ * (lb_ledger.h). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -321,6 +322,8 @@ static int reconcile(struct state_store *store, struct ledger *l, struct nh_erro
 	s.changed = changed_index(l, &s.n_changed, err);
 	if (!s.changed)
 		return -EBADMSG;
+	/* Cpusets deeper than the walk's limit stay as they are: a node with such a tree would
+	 * otherwise fail every guard, every container start. */
 	r = cgroup_walk(l->mount, "/", survey_one, &s, err);
 	if (r < 0)
 		return r;
