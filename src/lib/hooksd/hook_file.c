@@ -426,6 +426,11 @@ static int validate(struct raw_v1 *raw, struct hook_file *h, struct nh_error **e
 {
 	if (!raw->hook.path || raw->hook.path[0] == '\0')
 		return nh_error_set(err, EINVAL, "missing required property: hook.path");
+	/* The runtime spec requires an absolute path: a relative one would be found by the runtime
+	 * in its own working directory, the bundle (whose rootfs is the image). */
+	if (raw->hook.path[0] != '/')
+		return nh_error_set(err, EINVAL, "hook.path: '%s' is not an absolute path",
+				    raw->hook.path);
 	if (faccessat(AT_FDCWD, raw->hook.path, F_OK, AT_EACCESS) < 0) {
 		int e = errno;
 		char msg[128];
