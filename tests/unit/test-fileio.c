@@ -282,6 +282,33 @@ static void test_read_file_at_names_the_path(void **state)
 	free(buf);
 }
 
+/* Finding 5: a FIFO or a device is refused without blocking (the open is non-blocking, the type
+ * checked before the read). The alarm turns a hang into a failure. */
+static void test_read_refuses_fifo_and_device(void **state)
+{
+	const char *dir = *state;
+	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(dfd >= 0);
+	assert_int_equal(mkfifoat(dfd, "fifo", 0600), 0);
+	char *buf = NULL;
+	size_t len = 0;
+	_cleanup_error_ struct nh_error *err = NULL;
+	alarm(30);
+	assert_error(read_file_at(dfd, "fifo", 10, &buf, &len, &err), &err, EINVAL,
+		     "fifo: not a regular file (a FIFO)");
+	assert_error(read_file_at(AT_FDCWD, "/dev/null", 10, &buf, &len, &err), &err, EINVAL,
+		     "/dev/null: not a regular file (a character device)");
+	alarm(0);
+	assert_null(buf);
+	/* The flag is cleared for the read that follows. */
+	_cleanup_free_ char *path = tu_write_file(dir, "f", "abc", 3);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	assert_true(fd >= 0);
+	struct nh_error *ok_err = NULL;
+	assert_ok(fd_check_readable_file(fd, &ok_err), &ok_err);
+	assert_int_equal(fcntl(fd, F_GETFL) & O_NONBLOCK, 0);
+}
+
 int main(void)
 {
 	struct tu_suite s = {0};
@@ -296,6 +323,7 @@ int main(void)
 	ADD(test_read_cap_pipe);
 	ADD(test_read_keeps_nul_bytes);
 	ADD(test_read_file_at_names_the_path);
+	ADD(test_read_refuses_fifo_and_device);
 #undef ADD
 	return tu_suite_run(&s, "fileio");
 }

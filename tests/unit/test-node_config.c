@@ -2,11 +2,14 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "test-util.h"
 
 #include "node_config.h"
 #include "sysroot.h"
+#include "xalloc.h"
 
 static struct node_config *parse_ok(const char *json)
 {
@@ -134,6 +137,23 @@ static void test_sysroot_never_glues(void **state)
 	assert_string_equal(c, "/etc/x");
 }
 
+/* Finding 5: a FIFO as the node config is refused without blocking. */
+static void test_load_fifo(void **state)
+{
+	(void)state;
+	_cleanup_free_ char *dir = tu_mkdtemp();
+	_cleanup_free_ char *path = tu_path(dir, "node.json");
+	assert_int_equal(mkfifo(path, 0600), 0);
+	struct node_config *c = NULL;
+	_cleanup_error_ struct nh_error *err = NULL;
+	_cleanup_free_ char *msg = xasprintf("%s: not a regular file (a FIFO)", path);
+	alarm(30);
+	assert_error(node_config_load_file(path, true, &c, &err), &err, EINVAL, msg);
+	alarm(0);
+	assert_null(c);
+	tu_rm_rf(dir);
+}
+
 static void test_action_names(void **state)
 {
 	assert_string_equal(nh_action_to_string(NH_ACTION_CPU_LOAD_BALANCING),
@@ -152,6 +172,7 @@ int main(void)
 	    cmocka_unit_test(test_junk),
 	    cmocka_unit_test(test_action_names),
 	    cmocka_unit_test(test_sysroot_never_glues),
+	    cmocka_unit_test(test_load_fifo),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -48,13 +48,45 @@ int read_full_fd(int fd, size_t max, char **ret_buf, size_t *ret_len, struct nh_
 	return 0;
 }
 
+static const char *file_type_name(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFIFO:
+		return "a FIFO";
+	case S_IFCHR:
+		return "a character device";
+	case S_IFBLK:
+		return "a block device";
+	case S_IFSOCK:
+		return "a socket";
+	default:
+		return "of an unknown type";
+	}
+}
+
+int fd_check_readable_file(int fd, struct nh_error **err)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return nh_error_set_errno(err, errno, "fstat");
+	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+		return nh_error_set(err, EINVAL, "not a regular file (%s)",
+				    file_type_name(st.st_mode));
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+		return nh_error_set_errno(err, errno, "fcntl");
+	return 0;
+}
+
 int read_file_at(int dirfd, const char *path, size_t max, char **ret_buf, size_t *ret_len,
 		 struct nh_error **err)
 {
-	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return nh_error_set_errno(err, errno, "%s", path);
-	int r = read_full_fd(fd, max, ret_buf, ret_len, err);
+	int r = fd_check_readable_file(fd, err);
+	if (r == 0)
+		r = read_full_fd(fd, max, ret_buf, ret_len, err);
 	if (r < 0)
 		return nh_error_wrap(err, "%s", path);
 	return 0;

@@ -575,7 +575,7 @@ int hook_file_load(int dirfd, const char *dirpath, const char *name, struct hook
 		   struct stat *ret_st, struct nh_error **err)
 {
 	_cleanup_free_ char *path = xasprintf("%s/%s", dirpath, name);
-	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return 0; /* dangling symlink, or removed while we scanned: skipped */
@@ -583,7 +583,9 @@ int hook_file_load(int dirfd, const char *dirpath, const char *name, struct hook
 	}
 	_cleanup_free_ char *buf = NULL;
 	size_t len = 0;
-	int r = read_full_fd(fd, NH_HOOK_FILE_MAX, &buf, &len, err);
+	int r = fd_check_readable_file(fd, err);
+	if (r == 0)
+		r = read_full_fd(fd, NH_HOOK_FILE_MAX, &buf, &len, err);
 	if (r < 0)
 		return nh_error_wrap(err, "%s", path);
 	struct stat st;

@@ -273,7 +273,7 @@ int node_config_load_file(const char *path, bool missing_ok, struct node_config 
 		*ret = defaults();
 		return 0;
 	}
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		if (errno == ENOENT && missing_ok) {
 			*ret = defaults();
@@ -283,7 +283,9 @@ int node_config_load_file(const char *path, bool missing_ok, struct node_config 
 	}
 	_cleanup_free_ char *buf = NULL;
 	size_t len = 0;
-	int r = read_full_fd(fd, NODE_CONFIG_MAX, &buf, &len, err);
+	int r = fd_check_readable_file(fd, err);
+	if (r == 0)
+		r = read_full_fd(fd, NODE_CONFIG_MAX, &buf, &len, err);
 	if (r == 0)
 		r = node_config_parse(path, buf, len, ret, err);
 	if (r < 0)

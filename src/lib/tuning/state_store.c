@@ -113,7 +113,10 @@ struct state_store *state_store_close(struct state_store *s)
 static int read_json_at(struct state_store *s, const char *rel, json_object **ret,
 			struct nh_error **err)
 {
-	_cleanup_close_ int fd = openat(s->dir_fd, rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* O_NONBLOCK: a FIFO here would otherwise block while the store's lock is held, and with
+	 * it every hook on the node. */
+	_cleanup_close_ int fd =
+	    openat(s->dir_fd, rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return 0;
@@ -121,7 +124,9 @@ static int read_json_at(struct state_store *s, const char *rel, json_object **re
 	}
 	_cleanup_free_ char *buf = NULL;
 	size_t len = 0;
-	int r = read_full_fd(fd, RECORD_MAX, &buf, &len, err);
+	int r = fd_check_readable_file(fd, err);
+	if (r == 0)
+		r = read_full_fd(fd, RECORD_MAX, &buf, &len, err);
 	_cleanup_json_ json_object *doc = NULL;
 	if (r == 0)
 		r = json_parse_strict(buf, len, NH_JSON_DEPTH_MAX, &doc, err);
