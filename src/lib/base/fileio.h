@@ -39,5 +39,13 @@ int write_file_atomic(const char *path, const char *data, size_t len, mode_t mod
 int write_file_replace(const char *path, const char *data, size_t len, mode_t mode,
 		       struct nh_error **err) __attribute__((warn_unused_result));
 
+/* write_file_atomic() relative to a directory fd: the temporary file is created in dirfd
+ * (O_EXCL, O_NOFOLLOW), renamed over name with renameat() and dirfd synced, so a path component
+ * swapped after dirfd was opened and checked is never written through. name is one component;
+ * `display` is what errors call the file. */
+int write_file_atomic_at(int dirfd, const char *name, const char *display, const char *data,
+			 size_t len, mode_t mode, struct nh_error **err)
+    __attribute__((warn_unused_result));
+
 /* Writes all of buf to fd, retrying on EINTR and short writes. Returns 0 or -errno. */
 int write_all(int fd, const void *buf, size_t len);
