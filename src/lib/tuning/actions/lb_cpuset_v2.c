@@ -387,23 +387,6 @@ static __attribute__((warn_unused_result)) int leave(struct state_store *store, 
 	return ledger_save(store, l, err);
 }
 
-/* A cgroup path from the kernel, checked before it reaches a path: absolute, not the root, no
- * empty, "." or ".." component. */
-static bool cgroup_path_ok(const char *cgroup)
-{
-	if (cgroup[0] != '/' || cgroup[1] == '\0')
-		return false;
-	for (const char *p = cgroup; *p;) {
-		const char *name = p + 1, *end = strchrnul(name, '/');
-		size_t n = (size_t)(end - name);
-		if (n == 0 || (n == 1 && name[0] == '.') ||
-		    (n == 2 && name[0] == '.' && name[1] == '.'))
-			return false;
-		p = end;
-	}
-	return true;
-}
-
 /* The ancestors of cgroup below the root, top-down, then cgroup itself; NULL-terminated. */
 static char **chain_of(const char *cgroup)
 {
@@ -523,7 +506,7 @@ static int v2_apply(struct action_context *ctx, struct nh_error **err)
 	r = cgroup_of_pid(pid, CGROUP_V2, &cgroup, err);
 	if (r < 0)
 		return r;
-	if (!cgroup_path_ok(cgroup))
+	if (!cgroup_path_ok(cgroup, false))
 		return nh_error_set(err, EINVAL,
 				    "container cgroup '%s' (pid %d) cannot be isolated", cgroup,
 				    (int)pid);
