@@ -414,6 +414,7 @@ void lbt_ctr_clear(struct lbt_ctr *c)
 	container_record_clear(&c->rec);
 	free(c->info.id);
 	free(c->info.bundle);
+	free(c->info.cgroups_path);
 	cpuset_clear(&c->info.cpus);
 	*c = (struct lbt_ctr){0};
 }
