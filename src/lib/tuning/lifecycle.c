@@ -224,6 +224,30 @@ int lifecycle_undo(struct state_store *store, const struct node_config *config,
 }
 
 /* Makes one action follow new CPUs: 1 moved, 0 nothing to do. */
+/* Before an action follows new CPUs, what was checked at start is checked again: the node policy
+ * (it may have changed since) for the container's namespace, and, for a pod, that the CPUs are
+ * still as many as those whose Guaranteed shares and quota were verified then (a pod's update
+ * to more CPUs would otherwise take them out of the shared pool unchecked). */
+static int recheck_update(const struct node_config *config, const struct container_record *rec,
+			  enum nh_action a, const struct cpuset *old, const struct cpuset *new_cpus,
+			  struct nh_error **err)
+{
+	struct container_info c = {.id = rec->id, .pod_namespace = rec->pod_namespace};
+	_cleanup_free_ char *reason = NULL;
+	if (!requests_policy_allows(&config->actions[a], &c, &reason))
+		return nh_error_set(err, EPERM, "%s does not follow the new CPUs: %s",
+				    nh_action_to_string(a), reason);
+	size_t n_old = cpuset_count(old), n_new = cpuset_count(new_cpus);
+	if (rec->pod_namespace && n_old != n_new)
+		return nh_error_set(
+		    err, EPERM,
+		    "%s does not follow the new CPUs: the update changes the pod's "
+		    "CPUs from %zu to %zu, and its Guaranteed check (shares and quota "
+		    "of whole CPUs) was made for %zu",
+		    nh_action_to_string(a), n_old, n_new, n_old);
+	return 0;
+}
+
 static int update_action(struct state_store *store, const struct node_config *config,
 			 struct container_record *rec, enum nh_action a,
 			 const struct cpuset *new_cpus, struct nh_error **err)
@@ -237,9 +261,11 @@ static int update_action(struct state_store *store, const struct node_config *co
 		return nh_error_wrap(err, "record of %s: %s", rec->id, nh_action_to_string(a));
 	if (cpuset_equal(&old, new_cpus))
 		return 0;
+	int r = recheck_update(config, rec, a, &old, new_cpus, err);
+	if (r < 0)
+		return r;
 
-	/* What apply needs to know of the container: its id, pid and CPUs. The cpuset came from
-	 * the same runtime that ran the container, so it is as exclusive as before. */
+	/* What apply needs to know of the container: its id, pid and CPUs. */
 	_cleanup_cpuset_ struct cpuset cpus = {0};
 	cpuset_copy(&cpus, new_cpus);
 	struct container_info c = {
@@ -250,7 +276,6 @@ static int update_action(struct state_store *store, const struct node_config *co
 				     .record = rec,
 				     .action = a,
 				     .value = ar->value};
-	int r = 0;
 	if (ops->update) {
 		r = ops->update(&ctx, err);
 	} else {
