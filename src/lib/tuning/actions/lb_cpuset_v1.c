@@ -61,13 +61,14 @@ static bool path_member_ok(json_object *doc, const char *key, bool root_ok)
 }
 
 /* The ledger's contents are checked before any of them reaches a path or a kernel file: the
- * mount and the cgroups are absolute paths without ".." (nothing escapes the cgroup mount), each
+ * mount (or "") and the cgroups are absolute paths without ".." (nothing escapes the mount), each
  * member has its type (no null). */
 static int ledger_check(json_object *doc, struct nh_error **err)
 {
 	if (!doc)
 		return 0;
-	if (!path_member_ok(doc, "mount", false))
+	const char *mount = json_get_str(doc, "mount");
+	if (!(mount && !mount[0]) && !path_member_ok(doc, "mount", false))
 		return nh_error_set(err, EBADMSG, "%s: \"mount\" is not a valid path", LEDGER);
 	if (!path_member_ok(doc, "housekeeping", false))
 		return nh_error_set(err, EBADMSG, "%s: \"housekeeping\" is not a valid cgroup path",
