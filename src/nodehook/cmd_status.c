@@ -258,6 +258,9 @@ int cmd_status(int argc, char **argv, struct nh_error **err)
 	r = status_collect(node, &s, err);
 	if (r < 0)
 		return r;
+	/* Collected under the shared lock; printed after releasing it: a stalled reader of stdout
+	 * or stderr (`status | less`, a log shipper) must not hold up every hook on the node. */
+	node_context_close_store(node);
 	for (char **e = s.errors; e && *e; e++)
 		log_error("%s", *e);
 	for (char **w = s.warnings; w && *w; w++)

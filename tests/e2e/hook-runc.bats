@@ -199,6 +199,19 @@ containerd_app() {
 	assert_refused "cpu-load-balancing ('$ANNOTATION'): namespace 'nh-other' is not in allowed_namespaces"
 }
 
+@test "runc: refused: cri pinned to cri-o (and to none), a Burstable containerd container is not taken for one outside a pod (audit finding 4)" {
+	local pin
+	for pin in cri-o none; do
+		nh_node_config '{"allowed_namespaces": ["*"]}'
+		jq --arg pin "$pin" '.cri = $pin' "$NH_NODE_CONFIG" >"$NH_T/cfg.tmp"
+		mv "$NH_T/cfg.tmp" "$NH_NODE_CONFIG"
+		make_bundle "pinned-$pin" "$(containerd_app dev 512)"
+		start
+		assert_refused "cpu-load-balancing ('$ANNOTATION'): container carries io.kubernetes.cri.container-type, a pod marker of a runtime other than the node config's \\\"cri\\\": \\\"$pin\\\": refusing to treat it as a container outside a pod (fix \\\"cri\\\" in the node config)" ||
+			return 1
+	done
+}
+
 @test "runc: on_error \"log\": a refused container starts, with a warning, and the node is untouched" {
 	nh_node_config '{"on_error": "log"}'
 	make_bundle logged 'del(.linux.resources.cpu)'

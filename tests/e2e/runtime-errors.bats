@@ -173,6 +173,24 @@ gc_restores() {
 	[ ! -e "$ROOT" ] || nh_fail "runc ran"
 }
 
+@test "a relative hooks_dirs entry (the image's own hooks.d, relative to the bundle the shim runs create in) is refused at config load: the image's hook is not injected; the runtime is not called (fake runtime)" {
+	local id msg
+	id=$(nh_id x)
+	nh_bundle "$NH_T/b"
+	mkdir -p "$NH_T/b/rootfs/evilhooks"
+	printf '{"version": "1.0.0", "hook": {"path": "/bin/sh", "args": ["sh", "-c", "touch %s/PWNED"]}, "when": {"always": true}, "stages": ["createRuntime"]}\n' \
+		"$NH_T" >"$NH_T/b/rootfs/evilhooks/zz.json"
+	printf '{"state_dir": "%s", "runtime": "%s", "hooks_dirs": ["rootfs/evilhooks"]}\n' "$STATE" "$FAKE" \
+		>"$NH_T/node.json"
+	cp "$NH_T/b/config.json" "$NH_T/config.before"
+	msg="node config: $NH_T/node.json: hooks_dirs[0]: 'rootfs/evilhooks' is not an absolute path"
+	(cd "$NH_T/b" && nh_rt_cap create "$W" --root "$ROOT" create --bundle "$NH_T/b" "$id")
+	cap_is create 1 "" "nodehook: $msg" || return 1
+	nh_assert_eq "" "$(fake_argv)" "the runtime's argv (it must not have run)"
+	cmp "$NH_T/config.before" "$NH_T/b/config.json" || nh_fail "config.json changed"
+	[ ! -e "$NH_T/PWNED" ] || nh_fail "the image's hook ran"
+}
+
 @test "broken node config: state, kill, delete, exec, update and features go to the runtime the config names, argv unchanged, its exit status mirrored (fake runtime)" {
 	printf '{"state_dir": "%s", "runtime": "%s", "bogus": 1}\n' "$STATE" "$FAKE" >"$NH_T/node.json"
 	local id args

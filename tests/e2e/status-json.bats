@@ -24,6 +24,11 @@ setup_file() {
 }
 
 teardown() {
+	# The stalled status and its reader (the lock test), if it failed halfway.
+	local p
+	for p in ${STALLED_PIDS:-}; do
+		kill "$p" 2>/dev/null || true
+	done
 	nh_hook_teardown
 }
 
@@ -144,6 +149,38 @@ fake_ledger() {
 # --- real state ---------------------------------------------------------------------------------
 
 ISO_DATE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$'
+
+# blocked_in_pipe_write PID: PID sleeps in a write to a full pipe (the kernel function is
+# pipe_write, anon_pipe_write since 6.15).
+blocked_in_pipe_write() {
+	[[ "$(cat "/proc/$1/wchan" 2>/dev/null)" == *pipe_write ]]
+}
+
+@test "status collects under the lock and prints after releasing it: while its stdout is a full pipe nobody reads, a hook can take the lock exclusively" {
+	nh_require_cmds flock
+	fake_state
+	# Output beyond stdio's buffer (about 30 KiB): status writes while printing, not at exit.
+	local i
+	for i in $(seq 300); do
+		fake_record "c$i" '.actions = {"cpu-load-balancing": {"value": "disable", "backend": "cgroup-v1", "cpus": "1", "applied": true, "details": {}}}'
+	done
+	local fill reader status_pid
+	# A pipe whose reader never reads, filled to its 64 KiB: status blocks at its first write.
+	exec {fill}> >(exec sleep 3600)
+	reader=$!
+	STALLED_PIDS=$reader
+	head -c 65536 /dev/zero >&"$fill"
+	"$NODEHOOK_BIN" status >&"$fill" 2>"$NH_T/status.err" &
+	status_pid=$!
+	STALLED_PIDS="$reader $status_pid"
+	exec {fill}>&-
+	nh_wait_for blocked_in_pipe_write "$status_pid"
+	# What a hook does first: the store's lock, exclusively. Held by status, this would wait.
+	flock -n -x "$FSTATE/lock" true || nh_fail "the store lock is held while status prints"
+	kill "$reader" "$status_pid"
+	wait "$status_pid" || true
+	STALLED_PIDS=
+}
 
 @test "status --json, real runc containers on CPU 1: two applied, one half-applied by a hook killed after its record, one orphan: the exact document" {
 	nh_hook_setup

@@ -346,13 +346,67 @@ static void test_policy(void **state)
 	free(reason);
 }
 
+/* Finding 4: "cri" pinned to the wrong runtime (or "none"): a container carrying the other
+ * runtime's pod markers is not taken for one outside a pod; its requests are refused. The
+ * audit's pod: containerd markers, shares 512, cpus 0-5 (Burstable), under "cri": "cri-o". */
+static void test_cri_pinned_wrong(void **state)
+{
+	(void)state;
+	char *star[] = {(char *)"*", NULL};
+	struct action_policy p = {.enabled = true, .allowed_namespaces = star};
+	const char *burstable = "{\"cpus\":\"0-5\",\"shares\":512}";
+	const enum cri_kind pins[] = {CRI_CRIO, CRI_NONE};
+	for (size_t i = 0; i < 2; i++) {
+		struct container_info *c = NULL;
+		struct nh_error *err = NULL;
+		assert_ok(build("{" CONTAINERD_APP "}", burstable, pins[i], &c, &err), &err);
+		assert_int_equal(c->cri, CRI_NONE);
+		assert_false(c->exclusive);
+		char *want = NULL;
+		if (asprintf(
+			&want,
+			"container carries io.kubernetes.cri.container-type, a pod marker of "
+			"a runtime other than the node config's \"cri\": \"%s\": refusing to "
+			"treat it as a container outside a pod (fix \"cri\" in the node config)",
+			pins[i] == CRI_CRIO ? "cri-o" : "none") < 0)
+			abort();
+		assert_string_equal(c->foreign_cri_reason, want);
+		assert_string_equal(c->not_exclusive_reason, want);
+		char *reason = NULL;
+		assert_int_equal(requests_policy_allows(&p, c, &reason), 0);
+		assert_string_equal(reason, want);
+		free(reason);
+		free(want);
+		container_info_free(c);
+	}
+	/* The mirror image: CRI-O's markers under "cri": "containerd". */
+	struct container_info *c = NULL;
+	struct nh_error *err = NULL;
+	assert_ok(build("{" CRIO_APP "}", GUARANTEED_2, CRI_CONTAINERD, &c, &err), &err);
+	assert_non_null(c->foreign_cri_reason);
+	assert_non_null(strstr(c->foreign_cri_reason, "io.kubernetes.cri-o.ContainerType"));
+	c = container_info_free(c);
+	/* The right pin, auto, and a container without markers under "none": unchanged. */
+	assert_ok(build("{" CONTAINERD_APP "}", GUARANTEED_2, CRI_CONTAINERD, &c, &err), &err);
+	assert_null(c->foreign_cri_reason);
+	assert_true(c->exclusive);
+	c = container_info_free(c);
+	assert_ok(build("{" CONTAINERD_APP "}", GUARANTEED_2, CRI_AUTO, &c, &err), &err);
+	assert_null(c->foreign_cri_reason);
+	c = container_info_free(c);
+	assert_ok(build("{}", "{\"cpus\":\"1\"}", CRI_NONE, &c, &err), &err);
+	assert_null(c->foreign_cri_reason);
+	assert_true(c->exclusive);
+	container_info_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_state),	 cmocka_unit_test(test_id_alphabet),
 	    cmocka_unit_test(test_cri_identity), cmocka_unit_test(test_namespace_spoofing),
 	    cmocka_unit_test(test_exclusive),	 cmocka_unit_test(test_requests),
-	    cmocka_unit_test(test_policy),
+	    cmocka_unit_test(test_policy),	 cmocka_unit_test(test_cri_pinned_wrong),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -282,6 +282,66 @@ static void test_read_file_at_names_the_path(void **state)
 	free(buf);
 }
 
+/* Finding 8: the dirfd-relative writer creates, replaces keeping the mode, leaves no temporary
+ * file, and replaces a symlink at the name rather than writing through it. */
+static void test_write_at(void **state)
+{
+	const char *dir = *state;
+	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(dfd >= 0);
+	struct nh_error *err = NULL;
+	assert_ok(write_file_atomic_at(dfd, "a.json", "A", "one", 3, 0600, &err), &err);
+	_cleanup_free_ char *path = tu_path(dir, "a.json");
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(chmod(path, 0640), 0);
+	assert_ok(write_file_atomic_at(dfd, "a.json", "A", "two!", 4, 0600, &err), &err);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0640);
+	size_t len = 0;
+	_cleanup_free_ char *got = tu_read_file(path, &len);
+	assert_int_equal(len, 4);
+	assert_memory_equal(got, "two!", 4);
+	_cleanup_free_ char *victim = tu_write_file(dir, "victim", "keep", 4);
+	assert_int_equal(symlinkat("victim", dfd, "l.json"), 0);
+	assert_ok(write_file_atomic_at(dfd, "l.json", "L", "new", 3, 0600, &err), &err);
+	_cleanup_free_ char *kept = tu_read_file(victim, &len);
+	assert_memory_equal(kept, "keep", 4);
+	assert_int_equal(tu_count_entries(dir), 3);
+	_cleanup_error_ struct nh_error *err2 = NULL;
+	assert_error(write_file_atomic_at(dfd, "missing/x", "M", "x", 1, 0600, &err2), &err2,
+		     EINVAL, "M: not a single path component");
+	(void)err2;
+}
+
+/* Finding 5: a FIFO or a device is refused without blocking (the open is non-blocking, the type
+ * checked before the read). The alarm turns a hang into a failure. */
+static void test_read_refuses_fifo_and_device(void **state)
+{
+	const char *dir = *state;
+	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(dfd >= 0);
+	assert_int_equal(mkfifoat(dfd, "fifo", 0600), 0);
+	char *buf = NULL;
+	size_t len = 0;
+	_cleanup_error_ struct nh_error *err = NULL;
+	alarm(30);
+	assert_error(read_file_at(dfd, "fifo", 10, &buf, &len, &err), &err, EINVAL,
+		     "fifo: not a regular file (a FIFO)");
+	assert_error(read_file_at(AT_FDCWD, "/dev/null", 10, &buf, &len, &err), &err, EINVAL,
+		     "/dev/null: not a regular file (a character device)");
+	alarm(0);
+	assert_null(buf);
+	/* The flag is cleared for the read that follows. */
+	_cleanup_free_ char *path = tu_write_file(dir, "f", "abc", 3);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	assert_true(fd >= 0);
+	struct nh_error *ok_err = NULL;
+	assert_ok(fd_check_readable_file(fd, &ok_err), &ok_err);
+	assert_int_equal(fcntl(fd, F_GETFL) & O_NONBLOCK, 0);
+}
+
 int main(void)
 {
 	struct tu_suite s = {0};
@@ -296,6 +356,8 @@ int main(void)
 	ADD(test_read_cap_pipe);
 	ADD(test_read_keeps_nul_bytes);
 	ADD(test_read_file_at_names_the_path);
+	ADD(test_read_refuses_fifo_and_device);
+	ADD(test_write_at);
 #undef ADD
 	return tu_suite_run(&s, "fileio");
 }

@@ -336,6 +336,22 @@ static void test_load_directory_is_an_error(void **state)
 	assert_null(h);
 }
 
+/* Finding 5: a FIFO in hooks.d is an invalid file, refused without blocking. */
+static void test_load_fifo_is_an_error(void **state)
+{
+	struct load_fixture *f = *state;
+	assert_int_equal(mkfifoat(f->dfd, "10-fifo.json", 0600), 0);
+	struct hook_file *h = NULL;
+	_cleanup_error_ struct nh_error *err = NULL;
+	_cleanup_free_ char *msg =
+	    xasprintf("%s/10-fifo.json: not a regular file (a FIFO)", f->dir);
+	alarm(30);
+	assert_error(hook_file_load(f->dfd, f->dir, "10-fifo.json", &h, NULL, &err), &err, EINVAL,
+		     msg);
+	alarm(0);
+	assert_null(h);
+}
+
 /* Errors from the parser name the file. */
 static void test_load_errors_name_the_file(void **state)
 {
@@ -465,6 +481,7 @@ int main(void)
 	tu_suite_add_fixture(&s, test_load_symlinks_and_vanished_entries, load_setup,
 			     load_teardown);
 	tu_suite_add_fixture(&s, test_load_directory_is_an_error, load_setup, load_teardown);
+	tu_suite_add_fixture(&s, test_load_fifo_is_an_error, load_setup, load_teardown);
 	tu_suite_add_fixture(&s, test_load_errors_name_the_file, load_setup, load_teardown);
 	tu_suite_add_fixture(&s, test_load_size_cap, load_setup, load_teardown);
 	return tu_suite_run(&s, "hook_file");

@@ -83,9 +83,11 @@ static void init(struct lbt *t)
  * by default (Debian's path, under the sysroot). */
 static struct node_config config_of(const struct lbt *t)
 {
+	static char *every_namespace[] = {(char *)"*", NULL};
 	struct node_config c = {0};
 	c.persistent_dir = xasprintf("%s/var/lib/nodehook", t->root);
 	c.actions[A].enabled = true;
+	c.actions[A].allowed_namespaces = every_namespace; /* an update checks the policy again */
 	return c;
 }
 

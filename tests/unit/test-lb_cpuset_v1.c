@@ -237,6 +237,57 @@ static void test_guard_without_ledger(void **state)
 	lbt_fini(&t);
 }
 
+/* Finding 8: a ledger whose contents would escape the cgroup mount or are of the wrong type is
+ * refused when read; nothing is written or removed. */
+static void test_hostile_ledger(void **state)
+{
+	(void)state;
+	static const char *const docs[][2] = {
+	    {"{\"isolated\":{},\"changed\":[{\"cgroup\":\"/../../../../outside\",\"old\":\"1\"}]}",
+	     "cpuset-v1.json: \"changed\"[0]: expected {\"cgroup\": an absolute cgroup path "
+	     "without "
+	     "\"..\", \"old\": \"0\" or \"1\"}"},
+	    {"{\"isolated\":{},\"changed\":[],\"housekeeping\":\"/../../../../victimdir\"}",
+	     "cpuset-v1.json: \"housekeeping\" is not a valid cgroup path"},
+	    {"{\"isolated\":{},\"changed\":[{\"cgroup\":null,\"old\":\"1\"}]}",
+	     "cpuset-v1.json: \"changed\"[0]: expected {\"cgroup\": an absolute cgroup path "
+	     "without "
+	     "\"..\", \"old\": \"0\" or \"1\"}"},
+	    {"{\"isolated\":{},\"changed\":[{\"cgroup\":\"/kubepods\",\"old\":null}]}",
+	     "cpuset-v1.json: \"changed\"[0]: expected {\"cgroup\": an absolute cgroup path "
+	     "without "
+	     "\"..\", \"old\": \"0\" or \"1\"}"},
+	    {"{\"isolated\":{\"ctr-a\":null},\"changed\":[]}",
+	     "cpuset-v1.json: \"isolated\": the entry of 'ctr-a' is not a string"},
+	    {"{\"isolated\":null,\"changed\":[]}",
+	     "cpuset-v1.json: \"isolated\" or \"changed\" has the wrong type"},
+	    {"{\"mount\":\"/sys/fs/cgroup/../../outside\",\"isolated\":{},\"changed\":[]}",
+	     "cpuset-v1.json: \"mount\" is not a valid path"},
+	};
+	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+		struct lbt t;
+		setup(&t);
+		lbt_put(&t, "/outside/cpuset.sched_load_balance", "0\n");
+		lbt_put(&t, "/victimdir/keep", "x");
+		json_object *doc = json_tokener_parse(docs[i][0]);
+		assert_non_null(doc);
+		struct nh_error *err = NULL;
+		assert_ok(state_doc_write(t.store, LEDGER, doc, &err), &err);
+		json_object_put(doc);
+		_cleanup_free_ char *before = lbt_snapshot(&t);
+		_cleanup_error_ struct nh_error *gerr = NULL;
+		int r = lbt_guard(&t, &lb_cpuset_v1, &gerr);
+		if (r >= 0 || !gerr || !strstr(gerr->msg, docs[i][1]))
+			fail_msg("ledger %s: r=%d, error '%s', want '%s'", docs[i][0], r,
+				 gerr ? gerr->msg : "", docs[i][1]);
+		assert_int_equal(r, -EBADMSG);
+		assert_snapshot(before, &t);
+		assert_file(&t, "/outside/cpuset.sched_load_balance", "0\n");
+		assert_true(lbt_exists(&t, "/victimdir/keep"));
+		lbt_fini(&t);
+	}
+}
+
 static void test_refuse_every_cpu(void **state)
 {
 	(void)state;
@@ -557,6 +608,7 @@ int main(int argc, char **argv)
 	tu_suite_add_test(&s, test_cgroup_name_encoding);
 	tu_suite_add_test(&s, test_bad_ledger_entry);
 	tu_suite_add_test(&s, test_deep_tree);
+	tu_suite_add_test(&s, test_hostile_ledger);
 	tu_suite_add_test(&s, test_crash_apply);
 	tu_suite_add_test(&s, test_crash_apply_next_to_another);
 	tu_suite_add_test(&s, test_crash_undo);

@@ -424,6 +424,45 @@ static void test_no_pid(void **state)
 	lbt_fini(&t);
 }
 
+/* The cgroup isolated is the one config.json's linux.cgroupsPath names: a state pid in another
+ * cgroup (Info 14: /system.slice) is refused before anything is recorded or written; the same
+ * cgroup, a sub-cgroup of it, the systemd form and a relative path that ends it are accepted. */
+static void test_cgroups_path_cross_check(void **state)
+{
+	(void)state;
+	struct lbt t;
+	setup(&t);
+	lbt_put(&t, "/proc/109/cgroup", "0::/system.slice\n");
+	_cleanup_free_ char *before = lbt_snapshot(&t);
+	struct lbt_ctr c;
+	lbt_ctr_init(&c, "a", "2-3", 109);
+	c.info.cgroups_path = xstrdup(CTR_A);
+	_cleanup_error_ struct nh_error *err = NULL;
+	assert_error(lbt_apply(&t, &lb_cpuset_v2, &c, &err), &err, EPERM,
+		     "container cgroup '/system.slice' (pid 109) is not " CTR_A
+		     ", the cgroup config.json's linux.cgroupsPath '" CTR_A
+		     "' names: refusing to isolate it");
+	lbt_ctr_clear(&c);
+	/* A relative cgroupsPath: the pid's cgroup must end with it. */
+	lbt_ctr_init(&c, "a", "2-3", 109);
+	c.info.cgroups_path = xstrdup("pod1/a");
+	assert_error(lbt_apply(&t, &lb_cpuset_v2, &c, &err), &err, EPERM,
+		     "container cgroup '/system.slice' (pid 109) is not linux.cgroupsPath "
+		     "'pod1/a' of config.json: refusing to isolate it");
+	lbt_ctr_clear(&c);
+	assert_false(lbt_has_record(&t, "a"));
+	assert_snapshot(before, &t);
+
+	/* The matching cgroup (here in systemd's form) is isolated as before. */
+	lbt_ctr_init(&c, "a", "2-3", PID_A);
+	c.info.cgroups_path = xstrdup("kubepods-pod1.slice:cri-containerd:a");
+	assert_ok(lbt_apply(&t, &lb_cpuset_v2, &c, &err), &err);
+	assert_excl(&t, CTR_A, "2-3");
+	lbt_ctr_clear(&c);
+	undo_ok(&t, "a");
+	lbt_fini(&t);
+}
+
 static void test_availability(void **state)
 {
 	(void)state;
@@ -546,6 +585,7 @@ int main(int argc, char **argv)
 	tu_suite_add_test(&s, test_local_partition_under_roots);
 	tu_suite_add_test(&s, test_no_cpuset_controller);
 	tu_suite_add_test(&s, test_no_pid);
+	tu_suite_add_test(&s, test_cgroups_path_cross_check);
 	tu_suite_add_test(&s, test_availability);
 	tu_suite_add_test(&s, test_crash_apply);
 	tu_suite_add_test(&s, test_crash_rollback);

@@ -414,6 +414,8 @@ void lbt_ctr_clear(struct lbt_ctr *c)
 	container_record_clear(&c->rec);
 	free(c->info.id);
 	free(c->info.bundle);
+	free(c->info.cgroups_path);
+	free(c->info.pod_namespace);
 	cpuset_clear(&c->info.cpus);
 	*c = (struct lbt_ctr){0};
 }
@@ -430,8 +432,15 @@ static struct action_context context_of(struct lbt *t, struct lbt_ctr *c)
 
 struct node_config lbt_config(const char *backend)
 {
+	/* Enabled for every namespace, as for a container it was applied to: an update checks the
+	 * policy again. */
+	static char *every_namespace[] = {(char *)"*", NULL};
 	struct node_config config = {0};
 	config.actions[NH_ACTION_CPU_LOAD_BALANCING].backend = (char *)backend;
+	for (int a = 0; a < NH_ACTION__MAX; a++) {
+		config.actions[a].enabled = true;
+		config.actions[a].allowed_namespaces = every_namespace;
+	}
 	return config;
 }
 

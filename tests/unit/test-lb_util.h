@@ -76,7 +76,8 @@ struct lbt_ctr {
 void lbt_ctr_init(struct lbt_ctr *c, const char *id, const char *cpus, pid_t pid);
 void lbt_ctr_clear(struct lbt_ctr *c);
 
-/* The node config with the cpu-load-balancing backend set (the string is not copied). */
+/* The node config with the cpu-load-balancing backend set (the string is not copied), the
+ * actions enabled for every namespace. */
 struct node_config lbt_config(const char *backend);
 
 /* Apply as the hook does it: lifecycle_apply() of cpu-load-balancing, with the node config's

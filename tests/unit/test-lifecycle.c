@@ -844,6 +844,55 @@ static void test_fake_update_is_undo_then_apply(void **state)
 	fake_teardown(&f);
 }
 
+/* Info 15: an update re-checks, before following new CPUs, the node policy and, for a pod, that
+ * the CPUs are as many as those its Guaranteed check was made for; a refused update moves
+ * nothing. */
+static void test_fake_update_rechecks(void **state)
+{
+	(void)state;
+	struct fixture f;
+	fake_setup(&f);
+	struct lbt_ctr c;
+	lbt_ctr_init(&c, "a", "1-2", 0);
+	container_record_clear(&c.rec);
+	c.info.pod_namespace = xstrdup("prod");
+	_cleanup_error_ struct nh_error *err = NULL;
+	assert_ok(lifecycle_record_begin(f.t.store, &f.config, &c.info, &c.rec, &err), &err);
+	assert_int_equal(
+	    lifecycle_apply(f.t.store, &f.config, &c.info, &c.rec, f.action, "disable", &err), 1);
+
+	/* The pod's update to 6 CPUs (the audit's 0-5): refused, nothing moves. */
+	fake.log[0] = '\0';
+	_cleanup_cpuset_ struct cpuset wide = {0};
+	assert_ok(cpuset_parse_list("0-5", &wide, &err), &err);
+	assert_error(lifecycle_update_cpus(f.t.store, &f.config, &c.rec, &wide, &err), &err, EPERM,
+		     "cpu-load-balancing does not follow the new CPUs: the update changes the "
+		     "pod's CPUs from 2 to 6, and its Guaranteed check (shares and quota of whole "
+		     "CPUs) was made for 2");
+	assert_string_equal(fake.log, "");
+	struct container_record rec = {0};
+	assert_string_equal(stored_action(&f, "a", &rec)->cpus, "1-2");
+	container_record_clear(&rec);
+
+	/* The same number of CPUs, but the namespace is no longer allowed: refused too. */
+	_cleanup_cpuset_ struct cpuset moved = {0};
+	assert_ok(cpuset_parse_list("3-4", &moved, &err), &err);
+	char *only_dev[] = {(char *)"dev", NULL};
+	char **saved = f.config.actions[f.action].allowed_namespaces;
+	f.config.actions[f.action].allowed_namespaces = only_dev;
+	assert_error(lifecycle_update_cpus(f.t.store, &f.config, &c.rec, &moved, &err), &err, EPERM,
+		     "cpu-load-balancing does not follow the new CPUs: namespace 'prod' is not in "
+		     "allowed_namespaces");
+	assert_string_equal(fake.log, "");
+
+	/* Allowed again, same count: followed. */
+	f.config.actions[f.action].allowed_namespaces = saved;
+	assert_int_equal(update_cpus(&f, &c.rec, "3-4"), 1);
+	lbt_ctr_clear(&c);
+	undo_stored_ok(&f, "a");
+	fake_teardown(&f);
+}
+
 /* lifecycle_start, the hook's createRuntime in one call: what happened comes back as events,
  * nothing is logged. The node config names a sysroot of its own; the fixture's, set as
  * `nodehook --sysroot` sets it, wins. */
@@ -1265,6 +1314,7 @@ int main(int argc, char **argv)
 	tu_suite_add_test(&s, test_fake_undo_failure_keeps_record);
 	tu_suite_add_test(&s, test_fake_undo_failure_undoes_the_others);
 	tu_suite_add_test(&s, test_fake_update_is_undo_then_apply);
+	tu_suite_add_test(&s, test_fake_update_rechecks);
 	tu_suite_add_test(&s, test_fake_start_events);
 	tu_suite_add_test(&s, test_fake_crash_points);
 	tu_suite_add_test(&s, test_fake_value_details_round_trip);

@@ -2,10 +2,14 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "test-util.h"
 
 #include "node_config.h"
+#include "sysroot.h"
+#include "xalloc.h"
 
 static struct node_config *parse_ok(const char *json)
 {
@@ -85,6 +89,12 @@ static void test_junk(void **state)
 	parse_fails("{\"state_dir\":\"relative\"}",
 		    "state_dir: 'relative' is not an absolute path");
 	parse_fails("{\"state_dir\":7}", "state_dir: expected a string");
+	/* Finding 3: a relative hooks_dirs entry resolved in the wrapper's cwd (the bundle). */
+	parse_fails("{\"hooks_dirs\":[\"/etc/containers/oci/hooks.d\",\"rootfs/evilhooks\"]}",
+		    "hooks_dirs[1]: 'rootfs/evilhooks' is not an absolute path");
+	parse_fails("{\"hooks_dirs\":[\"etc/x\"]}",
+		    "hooks_dirs[0]: 'etc/x' is not an absolute path");
+	parse_fails("{\"hooks_dirs\":[\"\"]}", "hooks_dirs[0]: '' is not an absolute path");
 	parse_fails("{\"state_dir\":\"/a\\u0000b\"}", "state_dir: contains a NUL character");
 	parse_fails("{\"cri\":\"docker\"}",
 		    "cri: unknown value 'docker' (expected auto, containerd, cri-o, none)");
@@ -112,6 +122,38 @@ static void test_junk(void **state)
 	assert_error_prefix(r, &err, EBADMSG, "invalid JSON");
 }
 
+/* Finding 3: a relative path is never glued to the sysroot ("<root>etc/x", a sibling of it). */
+static void test_sysroot_never_glues(void **state)
+{
+	(void)state;
+	sysroot_set("/tmp/root");
+	_cleanup_free_ char *a = sysroot_path("/etc/x");
+	_cleanup_free_ char *b = sysroot_path("etc/x");
+	sysroot_set("/");
+	_cleanup_free_ char *c = sysroot_path("etc/x");
+	sysroot_set(NULL);
+	assert_string_equal(a, "/tmp/root/etc/x");
+	assert_string_equal(b, "/tmp/root/etc/x");
+	assert_string_equal(c, "/etc/x");
+}
+
+/* Finding 5: a FIFO as the node config is refused without blocking. */
+static void test_load_fifo(void **state)
+{
+	(void)state;
+	_cleanup_free_ char *dir = tu_mkdtemp();
+	_cleanup_free_ char *path = tu_path(dir, "node.json");
+	assert_int_equal(mkfifo(path, 0600), 0);
+	struct node_config *c = NULL;
+	_cleanup_error_ struct nh_error *err = NULL;
+	_cleanup_free_ char *msg = xasprintf("%s: not a regular file (a FIFO)", path);
+	alarm(30);
+	assert_error(node_config_load_file(path, true, &c, &err), &err, EINVAL, msg);
+	alarm(0);
+	assert_null(c);
+	tu_rm_rf(dir);
+}
+
 static void test_action_names(void **state)
 {
 	assert_string_equal(nh_action_to_string(NH_ACTION_CPU_LOAD_BALANCING),
@@ -129,6 +171,8 @@ int main(void)
 	    cmocka_unit_test(test_every_key),
 	    cmocka_unit_test(test_junk),
 	    cmocka_unit_test(test_action_names),
+	    cmocka_unit_test(test_sysroot_never_glues),
+	    cmocka_unit_test(test_load_fifo),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

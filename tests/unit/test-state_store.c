@@ -211,6 +211,69 @@ static void test_doc_round_trip(void **state)
 	assert_int_equal(state_doc_read(s, "ledger.json", &got, &err), 0);
 }
 
+/* Finding 5: a FIFO at a record or a ledger is refused without blocking (it would block under
+ * the store's lock, and with it every hook on the node). The alarm turns a hang into a
+ * failure. */
+static void test_fifo_refused(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_state_store_ struct state_store *s = open_store(f->state, BOOT_A);
+	struct nh_error *err = NULL;
+	struct container_record rec = {.id = xstrdup("ctr9")};
+	assert_ok(state_record_write(s, &rec, &err), &err);
+	container_record_clear(&rec);
+	_cleanup_free_ char *rec_path = xasprintf("%s/containers/ctr9.json", f->state);
+	_cleanup_free_ char *doc_path = tu_path(f->state, "cpuset-v1.json");
+	assert_int_equal(unlink(rec_path), 0);
+	assert_int_equal(mkfifo(rec_path, 0600), 0);
+	assert_int_equal(mkfifo(doc_path, 0600), 0);
+	alarm(30);
+	struct container_record got = {0};
+	_cleanup_free_ char *msg = xasprintf("%s: not a regular file (a FIFO)", rec_path);
+	assert_error(state_record_read(s, "ctr9", &got, &err), &err, EINVAL, msg);
+	json_object *doc = NULL;
+	_cleanup_free_ char *msg2 = xasprintf("%s: not a regular file (a FIFO)", doc_path);
+	assert_error(state_doc_read(s, "cpuset-v1.json", &doc, &err), &err, EINVAL, msg2);
+	alarm(0);
+	assert_null(doc);
+}
+
+/* Finding 8: a "containers" symlink is never followed, for writes, reads, removal or listing;
+ * records are written through the directory fd (a temporary file next to the target). */
+static void test_containers_symlink_refused(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_state_store_ struct state_store *s = open_store(f->state, BOOT_A);
+	struct nh_error *err = NULL;
+	_cleanup_free_ char *target = tu_path(f->root, "elsewhere");
+	_cleanup_free_ char *link = tu_path(f->state, "containers");
+	assert_int_equal(mkdir(target, 0700), 0);
+	assert_int_equal(rmdir(link), 0);
+	assert_int_equal(symlink(target, link), 0);
+	struct container_record rec = {.id = xstrdup("ctr1")};
+	_cleanup_free_ char *prefix = xasprintf("state directory %s: ", link);
+	assert_error_prefix(state_record_write(s, &rec, &err), &err, ENOTDIR, prefix);
+	container_record_clear(&rec);
+	assert_int_equal(tu_count_entries(target), 0);
+	free(tu_write_file(target, "ctr1.json", "{}", 2));
+	struct container_record got = {0};
+	assert_error_prefix(state_record_read(s, "ctr1", &got, &err), &err, ENOTDIR, prefix);
+	assert_error_prefix(state_record_remove(s, "ctr1", &err), &err, ENOTDIR, prefix);
+	char **ids = NULL;
+	assert_error_prefix(state_record_list(s, &ids, &err), &err, ENOTDIR, prefix);
+	assert_null(ids);
+	assert_int_equal(tu_count_entries(target), 1);
+
+	/* A records directory writable by others is refused like the state directory. */
+	assert_int_equal(unlink(link), 0);
+	assert_int_equal(mkdir(link, 0700), 0);
+	assert_int_equal(chmod(link, 0777), 0);
+	rec.id = xstrdup("ctr2");
+	assert_error_prefix(state_record_write(s, &rec, &err), &err, EPERM, prefix);
+	container_record_clear(&rec);
+	assert_int_equal(tu_count_entries(link), 0);
+}
+
 /* Files from another boot describe settings the reboot undid: read as none, and removed. */
 static void test_other_boot_is_void(void **state)
 {
@@ -688,6 +751,8 @@ int main(void)
 	ADD(test_open_creates_private_dir);
 	ADD(test_record_round_trip);
 	ADD(test_doc_round_trip);
+	ADD(test_fifo_refused);
+	ADD(test_containers_symlink_refused);
 	ADD(test_other_boot_is_void);
 	ADD(test_invalid_ids_rejected);
 	ADD(test_list_sorted);

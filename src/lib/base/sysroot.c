@@ -30,7 +30,10 @@ char *sysroot_path(const char *abs_path)
 	size_t n = strlen(root);
 	while (n > 0 && root[n - 1] == '/')
 		n--;
+	/* A relative argument is never glued to the root ("<root>etc/x" is a sibling of it), nor
+	 * left to resolve against the working directory: it is joined with a '/'. */
+	const char *sep = abs_path[0] == '/' ? "" : "/";
 	if (n == 0)
-		return xstrdup(abs_path);
-	return xasprintf("%.*s%s", (int)n, root, abs_path);
+		return xasprintf("%s%s", sep, abs_path);
+	return xasprintf("%.*s%s%s", (int)n, root, sep, abs_path);
 }

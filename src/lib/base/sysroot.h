@@ -16,5 +16,7 @@ void sysroot_set_default(const char *root);
 
 const char *sysroot_get(void);
 
-/* Joins the root and an absolute node path ("/etc/containers/oci/hooks.d"). */
+/* Joins the root and an absolute node path ("/etc/containers/oci/hooks.d"). A relative argument
+ * is a caller's bug (the node config refuses relative paths): it is taken as absolute, never
+ * glued to the root nor resolved against the working directory. */
 char *sysroot_path(const char *abs_path);

@@ -426,6 +426,11 @@ static int validate(struct raw_v1 *raw, struct hook_file *h, struct nh_error **e
 {
 	if (!raw->hook.path || raw->hook.path[0] == '\0')
 		return nh_error_set(err, EINVAL, "missing required property: hook.path");
+	/* The runtime spec requires an absolute path: a relative one would be found by the runtime
+	 * in its own working directory, the bundle (whose rootfs is the image). */
+	if (raw->hook.path[0] != '/')
+		return nh_error_set(err, EINVAL, "hook.path: '%s' is not an absolute path",
+				    raw->hook.path);
 	if (faccessat(AT_FDCWD, raw->hook.path, F_OK, AT_EACCESS) < 0) {
 		int e = errno;
 		char msg[128];
@@ -570,7 +575,7 @@ int hook_file_load(int dirfd, const char *dirpath, const char *name, struct hook
 		   struct stat *ret_st, struct nh_error **err)
 {
 	_cleanup_free_ char *path = xasprintf("%s/%s", dirpath, name);
-	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return 0; /* dangling symlink, or removed while we scanned: skipped */
@@ -578,7 +583,9 @@ int hook_file_load(int dirfd, const char *dirpath, const char *name, struct hook
 	}
 	_cleanup_free_ char *buf = NULL;
 	size_t len = 0;
-	int r = read_full_fd(fd, NH_HOOK_FILE_MAX, &buf, &len, err);
+	int r = fd_check_readable_file(fd, err);
+	if (r == 0)
+		r = read_full_fd(fd, NH_HOOK_FILE_MAX, &buf, &len, err);
 	if (r < 0)
 		return nh_error_wrap(err, "%s", path);
 	struct stat st;

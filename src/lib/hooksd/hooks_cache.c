@@ -440,12 +440,16 @@ static void write_key(struct wbuf *b, const struct file_key *k)
 /* Loads and checks the cache file; on any problem the cache stays empty. */
 static void cache_load(struct hooks_cache *c)
 {
-	_cleanup_close_ int fd = open(c->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	_cleanup_close_ int fd =
+	    open(c->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return;
 	struct stat st;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
 	    (st.st_mode & (S_IWGRP | S_IWOTH)))
+		return;
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
 		return;
 	_cleanup_error_ struct nh_error *err = NULL;
 	char *data = NULL;

@@ -383,3 +383,20 @@ int cgroup_path_from_spec(const char *cgroups_path, char **ret, struct nh_error 
 		*ret = xasprintf("%s/%s-%s.scope", dir, prefix, name);
 	return 0;
 }
+
+bool cgroup_path_ok(const char *cgroup, bool root_ok)
+{
+	if (!cgroup || cgroup[0] != '/')
+		return false;
+	if (cgroup[1] == '\0')
+		return root_ok;
+	for (const char *p = cgroup; *p;) {
+		const char *name = p + 1, *end = strchrnul(name, '/');
+		size_t n = (size_t)(end - name);
+		if (n == 0 || (n == 1 && name[0] == '.') ||
+		    (n == 2 && name[0] == '.' && name[1] == '.'))
+			return false;
+		p = end;
+	}
+	return true;
+}

@@ -67,6 +67,10 @@ int cgroup_read_at(int dir_fd, const char *cgroup, const char *file, char **ret,
 int cgroup_read_cpus_at(int dir_fd, const char *cgroup, const char *file, struct cpuset *ret,
 			struct nh_error **err);
 
+/* Whether a cgroup path (from the kernel or a ledger) is safe to join to a mount: absolute, no
+ * empty, "." or ".." component; the root "/" only when root_ok. */
+bool cgroup_path_ok(const char *cgroup, bool root_ok);
+
 /* The parent cgroup path ("/a/b" -> "/a", "/a" -> "/"). */
 char *cgroup_parent(const char *cgroup);
 

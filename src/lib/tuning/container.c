@@ -29,20 +29,47 @@ static const struct cri_keys crio_keys = {
     .container = "io.kubernetes.container.name",
 };
 
+/* The reason a container carries pod markers of a runtime the node config does not expect, or
+ * NULL: with "cri" pinned to one runtime, the other's markers; with "cri": "none", either. Such
+ * a container is not treated as one outside a pod (that would skip the namespace policy and the
+ * Guaranteed check): its requests are refused with this reason. */
+static char *foreign_markers(enum cri_kind pinned, bool containerd, bool crio)
+{
+	const char *pin = pinned == CRI_CONTAINERD ? "containerd"
+			  : pinned == CRI_CRIO	   ? "cri-o"
+						   : "none";
+	const char *key = NULL;
+	if (pinned == CRI_CONTAINERD && !containerd && crio)
+		key = crio_keys.type;
+	else if (pinned == CRI_CRIO && !crio && containerd)
+		key = containerd_keys.type;
+	else if (pinned == CRI_NONE && (containerd || crio))
+		key = containerd ? containerd_keys.type : crio_keys.type;
+	if (!key)
+		return NULL;
+	return xasprintf("container carries %s, a pod marker of a runtime other than the node "
+			 "config's \"cri\": \"%s\": refusing to treat it as a container outside "
+			 "a pod (fix \"cri\" in the node config)",
+			 key, pin);
+}
+
 static int detect_cri(const struct oci_config *config, enum cri_kind pinned, enum cri_kind *ret,
-		      struct nh_error **err)
+		      char **ret_foreign, struct nh_error **err)
 {
 	bool containerd = oci_config_annotation(config, containerd_keys.type) != NULL;
 	bool crio = oci_config_annotation(config, crio_keys.type) != NULL;
 	switch (pinned) {
 	case CRI_CONTAINERD:
 		*ret = containerd ? CRI_CONTAINERD : CRI_NONE;
+		*ret_foreign = foreign_markers(pinned, containerd, crio);
 		return 0;
 	case CRI_CRIO:
 		*ret = crio ? CRI_CRIO : CRI_NONE;
+		*ret_foreign = foreign_markers(pinned, containerd, crio);
 		return 0;
 	case CRI_NONE:
 		*ret = CRI_NONE;
+		*ret_foreign = foreign_markers(pinned, containerd, crio);
 		return 0;
 	case CRI_AUTO:
 	case CRI__MAX:
@@ -57,6 +84,7 @@ static int detect_cri(const struct oci_config *config, enum cri_kind pinned, enu
 				    "namespace (pin \"cri\" in the node config)",
 				    containerd_keys.type, crio_keys.type);
 	*ret = containerd ? CRI_CONTAINERD : crio ? CRI_CRIO : CRI_NONE;
+	*ret_foreign = NULL;
 	return 0;
 }
 
@@ -137,7 +165,7 @@ int container_info_build(const struct oci_state *state, const struct oci_config 
 	c->pid = state->pid;
 	c->bundle = xstrdup(state->bundle);
 
-	int r = detect_cri(config, cri, &c->cri, err);
+	int r = detect_cri(config, cri, &c->cri, &c->foreign_cri_reason, err);
 	if (r < 0)
 		return r;
 	const struct cri_keys *keys = c->cri == CRI_CONTAINERD ? &containerd_keys
@@ -170,6 +198,11 @@ int container_info_build(const struct oci_state *state, const struct oci_config 
 		c->has_cpus = !cpuset_is_empty(&c->cpus);
 	}
 	check_exclusive(c, cpu);
+	if (c->foreign_cri_reason) {
+		c->exclusive = false;
+		free(c->not_exclusive_reason);
+		c->not_exclusive_reason = xstrdup(c->foreign_cri_reason);
+	}
 
 	json_object *cg = get_path(config->doc, "linux", "cgroupsPath", NULL);
 	if (cg && json_object_is_type(cg, json_type_string))
@@ -190,6 +223,7 @@ struct container_info *container_info_free(struct container_info *c)
 	cpuset_clear(&c->cpus);
 	free(c->not_exclusive_reason);
 	free(c->cgroups_path);
+	free(c->foreign_cri_reason);
 	free(c);
 	return NULL;
 }

@@ -9,7 +9,9 @@
  * Pod authors can add annotations of any name, and both runtimes pass them through. A container
  * that carries the marker of both runtimes is refused: one of them was written by the pod, and
  * nodehook cannot tell which. The node config can pin the runtime (`cri`), so that only its
- * family counts.
+ * family counts; a container that carries only the other runtime's marker (or, with `none`, any
+ * marker) is then not taken for one outside a pod: its requests are refused
+ * (foreign_cri_reason).
  *
  * Ownership rule: container_info owns every string and set in it; free with
  * container_info_free(). */
@@ -41,6 +43,9 @@ struct container_info {
 	bool exclusive;
 	char *not_exclusive_reason;
 	char *cgroups_path; /* linux.cgroupsPath, or NULL */
+	/* With "cri" pinned (or "none"), why the container's pod markers belong to another runtime;
+	 * NULL otherwise. Every request of such a container is refused with it. */
+	char *foreign_cri_reason;
 };
 
 /* Builds the container's identity from config.json (already loaded) and the runtime's state.

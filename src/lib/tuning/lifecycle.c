@@ -275,6 +275,30 @@ static int follow_cpus(struct state_store *store, const struct node_config *conf
 	return state_record_write(store, rec, err);
 }
 
+/* Before an action follows new CPUs, what was checked at start is checked again: the node policy
+ * (it may have changed since) for the container's namespace, and, for a pod, that the CPUs are
+ * still as many as those whose Guaranteed shares and quota were verified then (a pod's update
+ * to more CPUs would otherwise take them out of the shared pool unchecked). */
+static int recheck_update(const struct node_config *config, const struct container_record *rec,
+			  enum nh_action a, const struct cpuset *old, const struct cpuset *new_cpus,
+			  struct nh_error **err)
+{
+	struct container_info c = {.id = rec->id, .pod_namespace = rec->pod_namespace};
+	_cleanup_free_ char *reason = NULL;
+	if (!requests_policy_allows(&config->actions[a], &c, &reason))
+		return nh_error_set(err, EPERM, "%s does not follow the new CPUs: %s",
+				    nh_action_to_string(a), reason);
+	size_t n_old = cpuset_count(old), n_new = cpuset_count(new_cpus);
+	if (rec->pod_namespace && n_old != n_new)
+		return nh_error_set(
+		    err, EPERM,
+		    "%s does not follow the new CPUs: the update changes the pod's "
+		    "CPUs from %zu to %zu, and its Guaranteed check (shares and quota "
+		    "of whole CPUs) was made for %zu",
+		    nh_action_to_string(a), n_old, n_new, n_old);
+	return 0;
+}
+
 /* Makes one action follow new CPUs: 1 moved, 0 nothing to do. A record whose last update
  * failed half-way (present, not applied) is not skipped: this update repairs it. When the
  * action cannot follow, it goes back to the CPUs it had, so that the record and the ledgers are
@@ -292,8 +316,11 @@ static int update_action(struct state_store *store, const struct node_config *co
 		return nh_error_wrap(err, "record of %s: %s", rec->id, nh_action_to_string(a));
 	if (ar->applied && cpuset_equal(&old, new_cpus))
 		return 0;
+	int r = recheck_update(config, rec, a, &old, new_cpus, err);
+	if (r < 0)
+		return r;
 
-	int r = follow_cpus(store, config, rec, a, new_cpus, true, err);
+	r = follow_cpus(store, config, rec, a, new_cpus, true, err);
 	if (r >= 0)
 		return 1;
 	nh_error_wrap(err, "%s follows the new CPUs", nh_action_to_string(a));

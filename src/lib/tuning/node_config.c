@@ -102,6 +102,24 @@ static int get_strv(json_object *v, const char *field, char ***dst, struct nh_er
 	return 0;
 }
 
+/* An array of absolute paths: a relative entry would resolve against the working directory (the
+ * wrapper's is the bundle, whose rootfs is the image) or be glued to the sysroot. */
+static int get_abs_strv(json_object *v, const char *field, char ***dst, struct nh_error **err)
+{
+	_cleanup_strv_ char **out = NULL;
+	int r = get_strv(v, field, &out, err);
+	if (r < 0)
+		return r;
+	// NOLINTNEXTLINE(clang-analyzer-core.NullDereference): get_strv sets out on every return >= 0
+	for (size_t i = 0; out[i]; i++)
+		if (out[i][0] != '/')
+			return nh_error_set(err, EINVAL, "%s[%zu]: '%s' is not an absolute path",
+					    field, i, out[i]);
+	strv_free(*dst);
+	*dst = TAKE_PTR(out);
+	return 0;
+}
+
 static int get_enum(json_object *v, const char *field, const char *const *names, int n, int *dst,
 		    struct nh_error **err)
 {
@@ -228,7 +246,7 @@ int node_config_parse(const char *path, const char *content, size_t len, struct 
 			r = get_enum(v, key, cri_names, CRI__MAX, &value, err);
 			c->cri = (enum cri_kind)value;
 		} else if (strcmp(key, "hooks_dirs") == 0) {
-			r = get_strv(v, key, &c->hooks_dirs, err);
+			r = get_abs_strv(v, key, &c->hooks_dirs, err);
 		} else if (strcmp(key, "runtime") == 0) {
 			r = get_abs_path(v, key, &c->runtime, err);
 		} else if (strcmp(key, "irqbalance_config") == 0) {
@@ -258,7 +276,7 @@ int node_config_load_file(const char *path, bool missing_ok, struct node_config 
 		*ret = defaults();
 		return 0;
 	}
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		if (errno == ENOENT && missing_ok) {
 			*ret = defaults();
@@ -268,7 +286,9 @@ int node_config_load_file(const char *path, bool missing_ok, struct node_config 
 	}
 	_cleanup_free_ char *buf = NULL;
 	size_t len = 0;
-	int r = read_full_fd(fd, NODE_CONFIG_MAX, &buf, &len, err);
+	int r = fd_check_readable_file(fd, err);
+	if (r == 0)
+		r = read_full_fd(fd, NODE_CONFIG_MAX, &buf, &len, err);
 	if (r == 0)
 		r = node_config_parse(path, buf, len, ret, err);
 	if (r < 0)

@@ -43,6 +43,11 @@ int node_context_open_store(struct node_context *n, enum node_store_mode mode, b
 	return 1;
 }
 
+void node_context_close_store(struct node_context *n)
+{
+	n->store = state_store_close(n->store);
+}
+
 struct node_context *node_context_free(struct node_context *n)
 {
 	if (!n)

@@ -37,6 +37,11 @@ enum node_store_mode {
 int node_context_open_store(struct node_context *n, enum node_store_mode mode, bool exclusive,
 			    struct nh_error **err);
 
+/* Closes the store, which releases its lock: for a flow that has collected what it needs and is
+ * about to write output that a stalled reader could block (status). Later calls of
+ * node_context_open_store() open and lock it again. */
+void node_context_close_store(struct node_context *n);
+
 struct node_context *node_context_free(struct node_context *n);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct node_context *, node_context_free)
 #define _cleanup_node_context_ _cleanup_(node_context_freep)

@@ -55,6 +55,10 @@ int requests_policy_allows(const struct action_policy *p, const struct container
 		*ret_reason = xstrdup("the action is disabled in the node config");
 		return 0;
 	}
+	if (c->foreign_cri_reason) {
+		*ret_reason = xstrdup(c->foreign_cri_reason);
+		return 0;
+	}
 	const char *ns = c->pod_namespace ? c->pod_namespace : "";
 	for (char **g = p->allowed_namespaces; g && *g; g++)
 		if (fnmatch(*g, ns, 0) == 0)

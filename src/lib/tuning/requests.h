@@ -34,6 +34,7 @@ static inline void requests_clearp(struct action_request (*r)[NH_ACTION__MAX])
 
 /* Whether the node policy lets this container have the action. Returns 1 if allowed, 0 if not
  * with *ret_reason (caller frees). A container without a pod namespace (not from a CRI) is
- * matched as "": only a pattern like "*" admits it. */
+ * matched as "": only a pattern like "*" admits it. A container whose pod markers belong to a
+ * runtime other than the pinned one (foreign_cri_reason) is refused with that reason. */
 int requests_policy_allows(const struct action_policy *p, const struct container_info *c,
 			   char **ret_reason);

@@ -109,11 +109,51 @@ struct state_store *state_store_close(struct state_store *s)
 	return NULL;
 }
 
+/* The directory fd that holds rel (the store's own, or its records directory, opened without
+ * following a symlink and held to the store's owner and mode rules) and rel's last component.
+ * Returns 1, or 0 when the records directory does not exist. */
+static int open_parent(struct state_store *s, const char *rel, int *ret_fd, const char **ret_name,
+		       struct nh_error **err)
+{
+	const char *slash = strchr(rel, '/');
+	if (!slash) {
+		int fd = fcntl(s->dir_fd, F_DUPFD_CLOEXEC, 3);
+		if (fd < 0)
+			return nh_error_set_errno(err, errno, "%s", s->path);
+		*ret_fd = fd;
+		*ret_name = rel;
+		return 1;
+	}
+	_cleanup_free_ char *dir = xstrndup(rel, (size_t)(slash - rel));
+	_cleanup_free_ char *path = xasprintf("%s/%s", s->path, dir);
+	_cleanup_close_ int fd =
+	    openat(s->dir_fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return nh_error_set_errno(err, errno, "state directory %s", path);
+	}
+	int r = check_owned_dir(fd, path, err);
+	if (r < 0)
+		return r;
+	*ret_fd = TAKE_FD(fd);
+	*ret_name = slash + 1;
+	return 1;
+}
+
 /* Reads and parses a JSON file relative to the store; 0 when absent. */
 static int read_json_at(struct state_store *s, const char *rel, json_object **ret,
 			struct nh_error **err)
 {
-	_cleanup_close_ int fd = openat(s->dir_fd, rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	_cleanup_close_ int dfd = -1;
+	const char *name = NULL;
+	int r = open_parent(s, rel, &dfd, &name, err);
+	if (r <= 0)
+		return r;
+	/* O_NONBLOCK: a FIFO here would otherwise block while the store's lock is held, and with
+	 * it every hook on the node. */
+	_cleanup_close_ int fd =
+	    openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return 0;
@@ -121,7 +161,9 @@ static int read_json_at(struct state_store *s, const char *rel, json_object **re
 	}
 	_cleanup_free_ char *buf = NULL;
 	size_t len = 0;
-	int r = read_full_fd(fd, RECORD_MAX, &buf, &len, err);
+	r = fd_check_readable_file(fd, err);
+	if (r == 0)
+		r = read_full_fd(fd, RECORD_MAX, &buf, &len, err);
 	_cleanup_json_ json_object *doc = NULL;
 	if (r == 0)
 		r = json_parse_strict(buf, len, NH_JSON_DEPTH_MAX, &doc, err);
@@ -135,13 +177,14 @@ static int read_json_at(struct state_store *s, const char *rel, json_object **re
 	    !json_object_is_type(boot, json_type_string) ||
 	    strcmp(json_object_get_string(boot), s->boot_id) != 0) {
 		/* Written before the last reboot: what it describes is gone. */
-		(void)unlinkat(s->dir_fd, rel, 0);
+		(void)unlinkat(dfd, name, 0);
 		return 0;
 	}
 	*ret = TAKE_PTR(doc);
 	return 1;
 }
 
+/* Writes through the directory fd, never by path: see write_file_atomic_at(). */
 static int write_json_at(struct state_store *s, const char *rel, json_object *doc,
 			 struct nh_error **err)
 {
@@ -150,7 +193,14 @@ static int write_json_at(struct state_store *s, const char *rel, json_object *do
 	const char *text = json_object_to_json_string_length(
 	    doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
 	_cleanup_free_ char *path = xasprintf("%s/%s", s->path, rel);
-	return write_file_atomic(path, text, len, 0600, err);
+	_cleanup_close_ int dfd = -1;
+	const char *name = NULL;
+	int r = open_parent(s, rel, &dfd, &name, err);
+	if (r < 0)
+		return r;
+	if (r == 0)
+		return nh_error_set_errno(err, ENOENT, "%s", path);
+	return write_file_atomic_at(dfd, name, path, text, len, 0600, err);
 }
 
 static bool valid_doc_name(const char *name)
@@ -352,7 +402,12 @@ int state_record_remove(struct state_store *s, const char *id, struct nh_error *
 	if (!container_id_valid(id))
 		return nh_error_set(err, EINVAL, "invalid container id '%.64s'", id);
 	_cleanup_free_ char *rel = record_rel(id);
-	if (unlinkat(s->dir_fd, rel, 0) < 0 && errno != ENOENT)
+	_cleanup_close_ int dfd = -1;
+	const char *name = NULL;
+	int r = open_parent(s, rel, &dfd, &name, err);
+	if (r <= 0)
+		return r;
+	if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
 		return nh_error_set_errno(err, errno, "%s/%s", s->path, rel);
 	return 0;
 }
@@ -364,10 +419,12 @@ static int compare_strings(const void *a, const void *b)
 
 int state_record_list(struct state_store *s, char ***ret, struct nh_error **err)
 {
-	_cleanup_close_ int fd = openat(s->dir_fd, RECORDS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno != ENOENT)
-			return nh_error_set_errno(err, errno, "%s/%s", s->path, RECORDS_DIR);
+	_cleanup_close_ int fd = -1;
+	const char *name = NULL;
+	int r = open_parent(s, RECORDS_DIR "/", &fd, &name, err);
+	if (r < 0)
+		return r;
+	if (r == 0) {
 		*ret = xcalloc(1, sizeof(char *));
 		return 0;
 	}

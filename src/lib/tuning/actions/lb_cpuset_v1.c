@@ -51,6 +51,65 @@ static void ledger_clear(struct ledger *l)
 	*l = (struct ledger){0};
 }
 
+/* Whether member key of doc is absent, or a string that cgroup_path_ok() accepts. */
+static bool path_member_ok(json_object *doc, const char *key, bool root_ok)
+{
+	json_object *v = NULL;
+	if (!json_object_object_get_ex(doc, key, &v))
+		return true;
+	return v && json_object_is_type(v, json_type_string) &&
+	       cgroup_path_ok(json_object_get_string(v), root_ok);
+}
+
+/* The ledger's contents are checked before any of them reaches a path or a kernel file: the
+ * mount (or "") and the cgroups are absolute paths without ".." (nothing escapes the mount), each
+ * member has its type (no null). */
+static int ledger_check(json_object *doc, struct nh_error **err)
+{
+	if (!doc)
+		return 0;
+	const char *mount = json_get_str(doc, "mount");
+	if (!(mount && !mount[0]) && !path_member_ok(doc, "mount", false))
+		return nh_error_set(err, EBADMSG, "%s: \"mount\" is not a valid path", LEDGER);
+	if (!path_member_ok(doc, "housekeeping", false))
+		return nh_error_set(err, EBADMSG, "%s: \"housekeeping\" is not a valid cgroup path",
+				    LEDGER);
+	json_object *isolated = NULL, *changed = NULL;
+	if ((json_object_object_get_ex(doc, "isolated", &isolated) &&
+	     !json_object_is_type(isolated, json_type_object)) ||
+	    (json_object_object_get_ex(doc, "changed", &changed) &&
+	     !json_object_is_type(changed, json_type_array)))
+		return nh_error_set(err, EBADMSG,
+				    "%s: \"isolated\" or \"changed\" has the wrong type", LEDGER);
+	if (isolated) {
+		json_object_object_foreach (isolated, id, cpus) {
+			if (!cpus || !json_object_is_type(cpus, json_type_string))
+				return nh_error_set(
+				    err, EBADMSG,
+				    "%s: \"isolated\": the entry of '%.64s' is not a "
+				    "string",
+				    LEDGER, id);
+		}
+	}
+	size_t n = changed ? json_object_array_length(changed) : 0;
+	for (size_t i = 0; i < n; i++) {
+		json_object *e = json_object_array_get_idx(changed, i), *old = NULL;
+		if (!e || !json_object_is_type(e, json_type_object) ||
+		    !json_object_object_get_ex(e, "cgroup", NULL) ||
+		    !path_member_ok(e, "cgroup", true) ||
+		    !json_object_object_get_ex(e, "old", &old) || !old ||
+		    !json_object_is_type(old, json_type_string) ||
+		    (strcmp(json_object_get_string(old), "0") != 0 &&
+		     strcmp(json_object_get_string(old), "1") != 0))
+			return nh_error_set(
+			    err, EBADMSG,
+			    "%s: \"changed\"[%zu]: expected {\"cgroup\": an absolute "
+			    "cgroup path without \"..\", \"old\": \"0\" or \"1\"}",
+			    LEDGER, i);
+	}
+	return 0;
+}
+
 /* Returns 1 when the ledger existed, 0 when it starts empty now. */
 static int ledger_load(struct state_store *store, const char *mount, struct ledger *ret,
 		       struct nh_error **err)
@@ -59,6 +118,11 @@ static int ledger_load(struct state_store *store, const char *mount, struct ledg
 	int existed = lb_ledger_read(store, LEDGER, true, &doc, err);
 	if (existed < 0)
 		return existed;
+	int r = ledger_check(doc, err);
+	if (r < 0) {
+		json_object_put(doc);
+		return r;
+	}
 	struct ledger l = {.doc = doc};
 	const char *stored_mount = json_get_str(l.doc, "mount");
 	l.mount = xstrdup(stored_mount ? stored_mount : mount);

@@ -387,23 +387,6 @@ static __attribute__((warn_unused_result)) int leave(struct state_store *store, 
 	return ledger_save(store, l, err);
 }
 
-/* A cgroup path from the kernel, checked before it reaches a path: absolute, not the root, no
- * empty, "." or ".." component. */
-static bool cgroup_path_ok(const char *cgroup)
-{
-	if (cgroup[0] != '/' || cgroup[1] == '\0')
-		return false;
-	for (const char *p = cgroup; *p;) {
-		const char *name = p + 1, *end = strchrnul(name, '/');
-		size_t n = (size_t)(end - name);
-		if (n == 0 || (n == 1 && name[0] == '.') ||
-		    (n == 2 && name[0] == '.' && name[1] == '.'))
-			return false;
-		p = end;
-	}
-	return true;
-}
-
 /* The ancestors of cgroup below the root, top-down, then cgroup itself; NULL-terminated. */
 static char **chain_of(const char *cgroup)
 {
@@ -506,6 +489,40 @@ static int v2_available(const char **ret_why, struct nh_error **err)
 	return r;
 }
 
+/* The state's pid comes from the runtime: its cgroup must be the one config.json's
+ * linux.cgroupsPath names (or below it, where a runtime puts the init in a sub-cgroup), so that
+ * a wrong pid cannot make another cgroup (/system.slice) an isolated partition. A relative
+ * cgroupsPath (under the runtime's own cgroup) must end the pid's cgroup. Without a cgroupsPath
+ * there is nothing to check against. */
+static int check_spec_cgroup(const struct container_info *c, const char *cgroup,
+			     struct nh_error **err)
+{
+	if (!c || !c->cgroups_path || !c->cgroups_path[0])
+		return 0;
+	const char *spec = c->cgroups_path;
+	size_t n = strlen(cgroup);
+	if (spec[0] != '/' && !strchr(spec, ':')) {
+		size_t m = strlen(spec);
+		if (n > m && cgroup[n - m - 1] == '/' && strcmp(cgroup + n - m, spec) == 0)
+			return 0;
+		return nh_error_set(err, EPERM,
+				    "container cgroup '%s' (pid %d) is not linux.cgroupsPath "
+				    "'%.128s' of config.json: refusing to isolate it",
+				    cgroup, (int)c->pid, spec);
+	}
+	_cleanup_free_ char *want = NULL;
+	int r = cgroup_path_from_spec(spec, &want, err);
+	if (r < 0)
+		return nh_error_wrap(err, "config.json");
+	size_t m = strlen(want);
+	if (strncmp(cgroup, want, m) == 0 && (cgroup[m] == '\0' || cgroup[m] == '/'))
+		return 0;
+	return nh_error_set(err, EPERM,
+			    "container cgroup '%s' (pid %d) is not %s, the cgroup config.json's "
+			    "linux.cgroupsPath '%.128s' names: refusing to isolate it",
+			    cgroup, (int)c->pid, want, spec);
+}
+
 static int v2_apply(struct action_context *ctx, struct nh_error **err)
 {
 	_cleanup_free_ char *mount = NULL;
@@ -523,10 +540,13 @@ static int v2_apply(struct action_context *ctx, struct nh_error **err)
 	r = cgroup_of_pid(pid, CGROUP_V2, &cgroup, err);
 	if (r < 0)
 		return r;
-	if (!cgroup_path_ok(cgroup))
+	if (!cgroup_path_ok(cgroup, false))
 		return nh_error_set(err, EINVAL,
 				    "container cgroup '%s' (pid %d) cannot be isolated", cgroup,
 				    (int)pid);
+	r = check_spec_cgroup(ctx->container, cgroup, err);
+	if (r < 0)
+		return r;
 	_cleanup_strv_ char **chain = chain_of(cgroup);
 	enum mode mode = MODE_REMOTE;
 	r = probe(mount, chain, &mode, err);
