@@ -4,34 +4,13 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "strbuf.h"
 #include "utf8.h"
 #include "xalloc.h"
 
-struct strbuf {
-	char *s;
-	size_t len, cap;
-};
-
-static void sb_putn(struct strbuf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		b->cap = (b->len + n + 1) * 2;
-		b->s = xrealloc(b->s, b->cap);
-	}
-	// NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker): b->s is allocated whenever cap > 0, and the first call always allocates
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
-
-static void sb_puts(struct strbuf *b, const char *s)
-{
-	sb_putn(b, s, strlen(s));
-}
-
 static void sb_putc(struct strbuf *b, char c)
 {
-	sb_putn(b, &c, 1);
+	strbuf_putn(b, &c, 1);
 }
 
 static bool is_octal(char c)
@@ -79,7 +58,7 @@ static int translate_escape(const char *pattern, const char *p, bool in_class, s
 		}
 		char buf[16];
 		int k = snprintf(buf, sizeof(buf), "\\x{%x}", value);
-		sb_putn(out, buf, (size_t)k);
+		strbuf_putn(out, buf, (size_t)k);
 		return (int)n;
 	}
 	if (c >= '1' && c <= '9')
@@ -88,7 +67,7 @@ static int translate_escape(const char *pattern, const char *p, bool in_class, s
 
 	switch (c) {
 	case 'v': /* Go: vertical tab. PCRE2: any vertical white space. */
-		sb_putn(out, "\\x{0b}", 6);
+		strbuf_putn(out, "\\x{0b}", 6);
 		return 2;
 	case 'x': {
 		if (p[2] == '{') {
@@ -97,12 +76,12 @@ static int translate_escape(const char *pattern, const char *p, bool in_class, s
 				n++;
 			if (n == 3 || p[n] != '}')
 				return reject(err, pattern, "invalid escape sequence", p, n);
-			sb_putn(out, p, n + 1);
+			strbuf_putn(out, p, n + 1);
 			return (int)(n + 1);
 		}
 		if (!is_hex(p[2]) || !is_hex(p[3]))
 			return reject(err, pattern, "invalid escape sequence", p, 2);
-		sb_putn(out, p, 4);
+		strbuf_putn(out, p, 4);
 		return 4;
 	}
 	case 'p':
@@ -120,22 +99,22 @@ static int translate_escape(const char *pattern, const char *p, bool in_class, s
 		} else {
 			return reject(err, pattern, "invalid character class range", p, 2);
 		}
-		sb_putn(out, p, n);
+		strbuf_putn(out, p, n);
 		return (int)n;
 	}
 	case 's':
 		/* Go: [\t\n\f\r ]. PCRE2's \s also matches the vertical tab. */
 		if (in_class)
-			sb_puts(out, "\\t\\n\\f\\r\\x20");
+			strbuf_puts(out, "\\t\\n\\f\\r\\x20");
 		else
-			sb_puts(out, "[\\t\\n\\f\\r\\x20]");
+			strbuf_puts(out, "[\\t\\n\\f\\r\\x20]");
 		return 2;
 	case 'S':
 		/* In a class, the complement is spelled out as ranges (classes do not nest). */
 		if (in_class)
-			sb_puts(out, "\\x00-\\x08\\x0b\\x0e-\\x1f\\x21-\\x{10ffff}");
+			strbuf_puts(out, "\\x00-\\x08\\x0b\\x0e-\\x1f\\x21-\\x{10ffff}");
 		else
-			sb_puts(out, "[^\\t\\n\\f\\r\\x20]");
+			strbuf_puts(out, "[^\\t\\n\\f\\r\\x20]");
 		return 2;
 	case 'a':
 	case 'f':
@@ -146,7 +125,7 @@ static int translate_escape(const char *pattern, const char *p, bool in_class, s
 	case 'D':
 	case 'w':
 	case 'W':
-		sb_putn(out, p, 2);
+		strbuf_putn(out, p, 2);
 		return 2;
 	case 'A':
 	case 'z':
@@ -154,11 +133,11 @@ static int translate_escape(const char *pattern, const char *p, bool in_class, s
 	case 'B':
 		if (in_class)
 			return reject(err, pattern, "invalid escape sequence", p, 2);
-		sb_putn(out, p, 2);
+		strbuf_putn(out, p, 2);
 		return 2;
 	default:
 		if (is_go_literal_escape(c)) {
-			sb_putn(out, p, 2);
+			strbuf_putn(out, p, 2);
 			return 2;
 		}
 		return reject(err, pattern, "invalid escape sequence", p, 2);
@@ -204,15 +183,15 @@ static int check_group_opener(const char *pattern, const char *p, struct strbuf 
 			      struct nh_error **err)
 {
 	if (p[2] == 'P' && p[3] == '<') {
-		sb_putn(out, p, 4);
+		strbuf_putn(out, p, 4);
 		return 4;
 	}
 	if (p[2] == '<' && p[3] != '=' && p[3] != '!') {
-		sb_putn(out, p, 3);
+		strbuf_putn(out, p, 3);
 		return 3;
 	}
 	if (p[2] == ':') {
-		sb_putn(out, p, 3);
+		strbuf_putn(out, p, 3);
 		return 3;
 	}
 	size_t n = 2;
@@ -229,7 +208,7 @@ static int check_group_opener(const char *pattern, const char *p, struct strbuf 
 			continue;
 		}
 		if ((c == ')' || c == ':') && (seen_flag || !seen_minus) && n > 2) {
-			sb_putn(out, p, n + 1);
+			strbuf_putn(out, p, n + 1);
 			return (int)(n + 1);
 		}
 		break;
@@ -250,7 +229,7 @@ static int translate(const char *pattern, struct strbuf *out, struct nh_error **
 		if (p[0] == '\\' && p[1] == 'Q') {
 			const char *end = strstr(p + 2, "\\E");
 			size_t n = end ? (size_t)(end - p) + 2 : strlen(p);
-			sb_putn(out, p, n);
+			strbuf_putn(out, p, n);
 			p += n;
 			after_repeat = lazy_allowed = false;
 			continue;
@@ -267,7 +246,7 @@ static int translate(const char *pattern, struct strbuf *out, struct nh_error **
 			if (p[0] == '[' && p[1] == ':') {
 				const char *end = strstr(p + 2, ":]");
 				if (end) {
-					sb_putn(out, p, (size_t)(end - p) + 2);
+					strbuf_putn(out, p, (size_t)(end - p) + 2);
 					p = end + 2;
 					continue;
 				}
@@ -293,7 +272,7 @@ static int translate(const char *pattern, struct strbuf *out, struct nh_error **
 			if (too_big)
 				return reject(err, pattern, "invalid repeat count", p, repeat_len);
 			size_t n = repeat_len ? repeat_len : 1;
-			sb_putn(out, p, n);
+			strbuf_putn(out, p, n);
 			p += n;
 			after_repeat = lazy_allowed = true;
 			continue;
@@ -323,7 +302,7 @@ static int translate(const char *pattern, struct strbuf *out, struct nh_error **
 			break;
 		case '{':
 			/* Not a repeat: a literal brace in Go. Escape it so PCRE2 agrees. */
-			sb_putn(out, "\\{", 2);
+			strbuf_putn(out, "\\{", 2);
 			p++;
 			continue;
 		default:
@@ -334,7 +313,7 @@ static int translate(const char *pattern, struct strbuf *out, struct nh_error **
 	if (in_class)
 		return reject(err, pattern, "missing closing ]", pattern, strlen(pattern));
 	if (!out->s)
-		sb_putn(out, "", 0);
+		strbuf_putn(out, "", 0);
 	return 0;
 }
 

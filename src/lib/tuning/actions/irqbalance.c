@@ -17,6 +17,7 @@
 #include "fileio.h"
 #include "json_util.h"
 #include "kernel.h"
+#include "strbuf.h"
 #include "sysroot.h"
 #include "xalloc.h"
 
@@ -58,27 +59,10 @@ static bool is_banned_assignment(const char *line, size_t len)
 	return false;
 }
 
-struct buf {
-	char *p;
-	size_t len, cap;
-};
-
-static void buf_add(struct buf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		b->cap = (b->len + n + 1) * 2;
-		b->p = xrealloc(b->p, b->cap);
-	}
-	// NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker): b->p is allocated whenever cap > 0, and the first call always allocates
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
 char *irqbalance_config_render(const char *text, size_t len, const char *cpulist, size_t *ret_len)
 {
-	struct buf out = {0};
-	buf_add(&out, "", 0);
+	struct strbuf out = {0};
+	strbuf_putn(&out, "", 0);
 	_cleanup_free_ char *ours =
 	    cpulist ? xasprintf("IRQBALANCE_BANNED_CPULIST=%s\n", cpulist) : NULL;
 	bool placed = false;
@@ -88,20 +72,20 @@ char *irqbalance_config_render(const char *text, size_t len, const char *cpulist
 		size_t content_len = nl ? line_len - 1 : line_len;
 		if (is_banned_assignment(text + i, content_len)) {
 			if (ours && !placed)
-				buf_add(&out, ours, strlen(ours));
+				strbuf_putn(&out, ours, strlen(ours));
 			placed = true;
 		} else {
-			buf_add(&out, text + i, line_len);
+			strbuf_putn(&out, text + i, line_len);
 		}
 		i += line_len;
 	}
 	if (ours && !placed) {
-		if (out.len > 0 && out.p[out.len - 1] != '\n')
-			buf_add(&out, "\n", 1);
-		buf_add(&out, ours, strlen(ours));
+		if (out.len > 0 && out.s[out.len - 1] != '\n')
+			strbuf_putn(&out, "\n", 1);
+		strbuf_putn(&out, ours, strlen(ours));
 	}
 	*ret_len = out.len;
-	return out.p;
+	return out.s;
 }
 
 /* --- the kept copy ---------------------------------------------------------------------------- */
@@ -271,29 +255,29 @@ static int backup_restore(const struct node_config *config, const struct backup 
 		    irqbalance_config_render(b->original, b->original_len, NULL, &o_len);
 		a_len = trim_newlines(a, a_len);
 		o_len = trim_newlines(o, o_len);
-		struct buf out = {0};
+		struct strbuf out = {0};
 		if (a_len == o_len && memcmp(a, o, a_len) == 0) {
-			buf_add(&out, b->original, b->original_len);
+			strbuf_putn(&out, b->original, b->original_len);
 		} else {
 			size_t n = 0;
 			_cleanup_free_ char *stripped =
 			    irqbalance_config_render(cur, cur_len, NULL, &n);
-			buf_add(&out, stripped, n);
+			strbuf_putn(&out, stripped, n);
 			const char *t = b->original;
 			for (size_t i = 0; i < b->original_len;) {
 				const char *nl = memchr(t + i, '\n', b->original_len - i);
 				size_t line = nl ? (size_t)(nl - (t + i)) + 1 : b->original_len - i;
 				if (is_banned_assignment(t + i, nl ? line - 1 : line)) {
-					if (out.len > 0 && out.p[out.len - 1] != '\n')
-						buf_add(&out, "\n", 1);
-					buf_add(&out, t + i, line);
+					if (out.len > 0 && out.s[out.len - 1] != '\n')
+						strbuf_putn(&out, "\n", 1);
+					strbuf_putn(&out, t + i, line);
 				}
 				i += line;
 			}
 		}
-		bool same = out.len == cur_len && memcmp(out.p, cur, cur_len) == 0;
-		r = same ? 0 : config_write(b->path, out.p, out.len, err);
-		free(out.p);
+		bool same = out.len == cur_len && memcmp(out.s, cur, cur_len) == 0;
+		r = same ? 0 : config_write(b->path, out.s, out.len, err);
+		free(out.s);
 		if (r < 0)
 			return r;
 	}
